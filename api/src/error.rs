@@ -1,0 +1,127 @@
+//! The one place where errors become HTTP responses.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A FusionAuth-style error detail.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// The one error type of the API crate.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with FusionAuth's Errors JSON (`fieldErrors` / `generalErrors`).
+    #[error("bad request")]
+    BadRequest {
+        field_errors: BTreeMap<String, Vec<ErrorDetail>>,
+        general_errors: Vec<ErrorDetail>,
+    },
+    /// 401, empty body (FusionAuth: "The response will be empty").
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] authpulse_rollup::Error),
+}
+
+impl ApiError {
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> ApiError {
+        let mut field_errors = BTreeMap::new();
+        field_errors.insert(
+            field.to_string(),
+            vec![ErrorDetail {
+                code: format!("[{code}]{field}"),
+                message: message.into(),
+            }],
+        );
+        ApiError::BadRequest {
+            field_errors,
+            general_errors: Vec::new(),
+        }
+    }
+
+    /// Merges the field errors of `other` into `self` (both 400s).
+    pub fn merge(self, other: ApiError) -> ApiError {
+        match (self, other) {
+            (
+                ApiError::BadRequest {
+                    mut field_errors,
+                    mut general_errors,
+                },
+                ApiError::BadRequest {
+                    field_errors: f2,
+                    general_errors: g2,
+                },
+            ) => {
+                for (k, mut v) in f2 {
+                    field_errors.entry(k).or_default().append(&mut v);
+                }
+                general_errors.extend(g2);
+                ApiError::BadRequest {
+                    field_errors,
+                    general_errors,
+                }
+            }
+            (a, _) => a,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorsBody<'a> {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    field_errors: &'a BTreeMap<String, Vec<ErrorDetail>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    general_errors: &'a [ErrorDetail],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::BadRequest {
+                field_errors,
+                general_errors,
+            } => (
+                StatusCode::BAD_REQUEST,
+                Json(ErrorsBody {
+                    field_errors,
+                    general_errors,
+                }),
+            )
+                .into_response(),
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED.into_response(),
+            ApiError::Store(authpulse_rollup::Error::InvalidArgument(msg)) => {
+                let general = vec![ErrorDetail {
+                    code: "[invalid]request".into(),
+                    message: msg.clone(),
+                }];
+                (
+                    StatusCode::BAD_REQUEST,
+                    Json(ErrorsBody {
+                        field_errors: &BTreeMap::new(),
+                        general_errors: &general,
+                    }),
+                )
+                    .into_response()
+            }
+            ApiError::Store(e) => {
+                // Logged with detail; the client sees no internals.
+                tracing::error!(error = %e, "store error");
+                if e.is_unavailable() {
+                    StatusCode::SERVICE_UNAVAILABLE.into_response()
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        }
+    }
+}
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;

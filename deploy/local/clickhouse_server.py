@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Run a real ClickHouse server (HTTP + native) from the chdb-core wheel.
+
+The wheel embeds the full ClickHouse engine. Started through chdb._chdb.query()
+with a config.xml in the working directory, `SYSTEM START LISTEN` opens the
+HTTP and native ports; a long sleepEachRow query keeps the process serving.
+Stopped by its PID (SIGTERM or SIGKILL; MergeTree data survives either).
+
+usage: clickhouse_server.py DATA_DIR HTTP_PORT TCP_PORT
+"""
+import os
+import sys
+
+
+def main() -> int:
+    if len(sys.argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    data_dir, http_port, tcp_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    data_dir = os.path.abspath(data_dir)
+    os.makedirs(data_dir, exist_ok=True)
+    os.chdir(data_dir)
+    with open("config.xml", "w") as f:
+        f.write(f"""<clickhouse>
+    <listen_host>127.0.0.1</listen_host>
+    <http_port>{http_port}</http_port>
+    <tcp_port>{tcp_port}</tcp_port>
+    <max_concurrent_queries>200</max_concurrent_queries>
+    <default_session_timeout>60</default_session_timeout>
+    <mark_cache_size>268435456</mark_cache_size>
+    <remote_servers>
+        <authpulse_local>
+            <shard><replica><host>127.0.0.1</host><port>{tcp_port}</port></replica></shard>
+        </authpulse_local>
+    </remote_servers>
+    <macros><shard>01</shard><replica>r1</replica></macros>
+</clickhouse>
+""")
+    from chdb import _chdb  # imported after chdir: the engine reads ./config.xml
+
+    # One multi-statement call: a second _chdb.query() in the same process fails
+    # ("EventNotifier is initialized twice"). The sleep keeps the listeners up for
+    # ~136 years; the server lives until its PID is signalled.
+    print(f"clickhouse starting http={http_port} tcp={tcp_port} data={data_dir}", flush=True)
+    _chdb.query(
+        "SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP; "
+        "SELECT sleepEachRow(1) FROM numbers(4294967295) "
+        "SETTINGS max_block_size = 1, max_execution_time = 0 FORMAT Null",
+        "TabSeparated",
+        path=os.path.join(data_dir, "store"),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

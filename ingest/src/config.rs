@@ -1,0 +1,53 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Consumer settings. Defaults are what `authpulse ingest` uses unless told
+/// otherwise; batch limits were chosen by measurement (docs/benchmarks.md).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Kafka bootstrap servers, `host:port[,host:port]`.
+    pub brokers: String,
+    /// Consumer group; instances with the same group share partitions.
+    pub group_id: String,
+    /// Topics carrying auth events.
+    pub topics: Vec<String>,
+    /// Dead-letter topic for messages that cannot be accepted.
+    pub dlq_topic: String,
+    /// ClickHouse HTTP URL and database.
+    pub clickhouse_url: String,
+    pub database: String,
+    /// A partition's batch is flushed when it reaches any of these.
+    pub batch_max_rows: usize,
+    pub batch_max_bytes: usize,
+    pub batch_max_wait: Duration,
+    /// Where `/metrics` is served (None: not served).
+    pub metrics_addr: Option<SocketAddr>,
+    /// How long a shutdown waits for a pending insert before giving up
+    /// (the batch is then replayed by the next consumer).
+    pub shutdown_grace: Duration,
+    /// Events whose time is further ahead of the consumer's clock than this
+    /// are dead-lettered as clock skew.
+    pub max_future_skew: Duration,
+    /// Ids remembered per partition to drop producer re-sends (0: off).
+    pub dedup_window: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            brokers: "127.0.0.1:9092".into(),
+            group_id: "authpulse-ingest".into(),
+            topics: vec!["auth-events".into()],
+            dlq_topic: "auth-events-dlq".into(),
+            clickhouse_url: "http://127.0.0.1:8123".into(),
+            database: "authpulse".into(),
+            batch_max_rows: 50_000,
+            batch_max_bytes: 16 << 20,
+            batch_max_wait: Duration::from_millis(500),
+            metrics_addr: None,
+            shutdown_grace: Duration::from_secs(30),
+            max_future_skew: Duration::from_secs(24 * 3600),
+            dedup_window: 200_000,
+        }
+    }
+}

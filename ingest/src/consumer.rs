@@ -1,0 +1,512 @@
+//! The poll loop: messages are parsed into per-partition batches; a batch is
+//! stored in ClickHouse (see `sink`) and only then is its offset committed.
+//! Rebalances drop uncommitted batches of revoked partitions; an assigned
+//! partition resumes from its committed offset and first re-forms any batch
+//! that was written ahead but never committed.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use authpulse_schemas::{parse, ContractError};
+use chrono::Utc;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::rows::{DeadLetterRow, Rows};
+use crate::sink::{backoff, BatchId, Sink};
+
+type Tp = (String, i32);
+
+/// Assignment changes seen by librdkafka's rebalance callback, drained by
+/// the loop after each poll.
+#[derive(Default)]
+struct Changes {
+    assigned: Vec<Tp>,
+    revoked: Vec<Tp>,
+}
+
+struct Context {
+    changes: Arc<Mutex<Changes>>,
+}
+
+impl ClientContext for Context {}
+
+impl ConsumerContext for Context {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let mut c = self.changes.lock().unwrap();
+            c.revoked.extend(
+                tpl.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition())),
+            );
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let mut c = self.changes.lock().unwrap();
+            c.assigned.extend(
+                tpl.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition())),
+            );
+        }
+    }
+}
+
+/// One partition's open batch.
+struct Batch {
+    rows: Rows,
+    first: i64,
+    last: i64,
+    bytes: usize,
+    opened: Instant,
+    /// Set when a batch starting at `first` was written ahead before a crash
+    /// or rebalance: this batch must end exactly there.
+    must_end_at: Option<i64>,
+    dlq: Vec<DeadLetter>,
+}
+
+struct DeadLetter {
+    row: DeadLetterRow,
+}
+
+/// Partition state between batches.
+#[derive(Default)]
+struct PartitionState {
+    batch: Option<Batch>,
+    seen: DedupWindow,
+}
+
+/// The ids of the last `cap` events accepted on a partition: a producer's
+/// re-send of one of them is dropped (docs/delivery.md, "Producer re-sends").
+#[derive(Default)]
+struct DedupWindow {
+    ids: HashSet<Uuid>,
+    order: VecDeque<Uuid>,
+}
+
+impl DedupWindow {
+    /// Records `id`; false when it is already in the window.
+    fn insert(&mut self, id: Uuid, cap: usize) -> bool {
+        if cap == 0 {
+            return true;
+        }
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        while self.order.len() > cap {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+pub(crate) struct Ingest {
+    config: Config,
+    consumer: StreamConsumer<Context>,
+    changes: Arc<Mutex<Changes>>,
+    producer: FutureProducer,
+    sink: Sink,
+    metrics: Arc<Metrics>,
+    partitions: BTreeMap<Tp, PartitionState>,
+    owned: HashSet<Tp>,
+}
+
+/// Runs the consumer until `shutdown` resolves, then stores and commits
+/// what it holds and returns.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = config.metrics_addr {
+        let m = metrics.clone();
+        let listener_check = tokio::net::TcpListener::bind(addr).await?;
+        drop(listener_check);
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(addr, m).await {
+                tracing::error!(error = %e, "metrics endpoint stopped");
+            }
+        });
+    }
+    let mut ingest = Ingest::new(config, metrics)?;
+    ingest.run(shutdown).await
+}
+
+impl Ingest {
+    fn new(config: Config, metrics: Arc<Metrics>) -> Result<Ingest> {
+        let changes = Arc::new(Mutex::new(Changes::default()));
+        let consumer: StreamConsumer<Context> = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("group.id", &config.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            // A store that retries while ClickHouse is down blocks polling:
+            // allow that long before the group evicts this member.
+            .set("max.poll.interval.ms", "600000")
+            // Bounded read-ahead: this is what "paused" costs in memory.
+            .set("queued.max.messages.kbytes", "65536")
+            .set("fetch.max.bytes", "52428800")
+            .create_with_context(Context {
+                changes: changes.clone(),
+            })?;
+        let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        let sink = Sink::new(&config.clickhouse_url, &config.database, &config.group_id);
+        Ok(Ingest {
+            config,
+            consumer,
+            changes,
+            producer,
+            sink,
+            metrics,
+            partitions: BTreeMap::new(),
+            owned: HashSet::new(),
+        })
+    }
+
+    async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let mut lag_tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                msg = self.consumer.recv() => {
+                    let msg = msg.map(|m| (
+                        (m.topic().to_string(), m.partition()),
+                        m.offset(),
+                        m.payload().unwrap_or_default().to_vec(),
+                        m.key().unwrap_or_default().to_vec(),
+                    ));
+                    self.apply_rebalance();
+                    match msg {
+                        Ok((tp, offset, payload, key)) => self.accept(tp, offset, payload, key).await?,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "kafka poll error");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    self.apply_rebalance();
+                    self.flush_due(false).await?;
+                }
+                _ = lag_tick.tick() => self.update_lag(),
+            }
+        }
+        tracing::info!("shutting down: storing open batches");
+        self.apply_rebalance();
+        let grace = self.config.shutdown_grace;
+        match tokio::time::timeout(grace, self.flush_due(true)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(Error::Interrupted),
+        }
+        Ok(())
+    }
+
+    /// Drops revoked partitions' open batches (never committed: the next
+    /// owner replays them) and registers new assignments.
+    fn apply_rebalance(&mut self) {
+        let Changes { assigned, revoked } = std::mem::take(&mut *self.changes.lock().unwrap());
+        for tp in revoked {
+            if let Some(state) = self.partitions.remove(&tp) {
+                if let Some(b) = state.batch {
+                    tracing::info!(topic = %tp.0, partition = tp.1, first = b.first, last = b.last, "partition revoked: dropping uncommitted batch");
+                }
+            }
+            self.metrics.forget_partition(&tp.0, tp.1);
+            self.owned.remove(&tp);
+        }
+        for tp in assigned {
+            tracing::info!(topic = %tp.0, partition = tp.1, "partition assigned");
+            self.owned.insert(tp.clone());
+            self.partitions.insert(tp, PartitionState::default());
+        }
+    }
+
+    async fn accept(&mut self, tp: Tp, offset: i64, payload: Vec<u8>, key: Vec<u8>) -> Result<()> {
+        if !self.owned.contains(&tp) {
+            // A message fetched before its partition was revoked.
+            return Ok(());
+        }
+        // A re-formed batch whose last message is gone (retention, compaction)
+        // closes at its recorded end: same offsets, same token.
+        let past_end = self
+            .partitions
+            .get_mut(&tp)
+            .and_then(|s| s.batch.as_mut())
+            .and_then(|b| {
+                let end = b.must_end_at.filter(|end| offset > *end)?;
+                b.last = end;
+                Some(())
+            });
+        if past_end.is_some() {
+            self.flush_partition(&tp).await?;
+        }
+        let needs_start = self.partitions.get(&tp).is_none_or(|s| s.batch.is_none());
+        if needs_start {
+            let must_end_at = self.pending_end(&tp, offset).await?;
+            let state = self.partitions.entry(tp.clone()).or_default();
+            state.batch = Some(Batch {
+                rows: Rows::default(),
+                first: offset,
+                last: offset,
+                bytes: 0,
+                opened: Instant::now(),
+                must_end_at,
+                dlq: Vec::new(),
+            });
+        }
+        let max_skew = self.config.max_future_skew;
+        let window = self.config.dedup_window;
+        let metrics = self.metrics.clone();
+        let state = self
+            .partitions
+            .get_mut(&tp)
+            .expect("partition state exists");
+        let seen = &mut state.seen;
+        let batch = state.batch.as_mut().expect("batch opened above");
+        batch.last = offset;
+        batch.bytes += payload.len();
+        match parse(&payload) {
+            Ok(event) => {
+                let ahead = event.occurred_at.signed_duration_since(Utc::now());
+                if ahead.to_std().is_ok_and(|a| a > max_skew) {
+                    metrics.consumed("invalid");
+                    metrics.dead_lettered("future_timestamp");
+                    batch.dlq.push(dead_letter(
+                        &tp,
+                        offset,
+                        "future_timestamp",
+                        format!(
+                            "occurred_at is {}s ahead of the consumer clock (limit {}s)",
+                            ahead.num_seconds(),
+                            max_skew.as_secs()
+                        ),
+                        payload,
+                        key,
+                    ));
+                } else if seen.insert(event.id, window) {
+                    metrics.consumed(event.body.kind());
+                    batch.rows.push(event);
+                } else {
+                    metrics.consumed(event.body.kind());
+                    metrics.duplicate();
+                }
+            }
+            Err(e) => {
+                metrics.consumed("invalid");
+                metrics.dead_lettered(e.code());
+                batch
+                    .dlq
+                    .push(dead_letter(&tp, offset, e.code(), detail(&e), payload, key));
+            }
+        }
+        let full = batch.must_end_at.map_or_else(
+            || {
+                batch.rows.accepted() + batch.dlq.len() >= self.config.batch_max_rows
+                    || batch.bytes >= self.config.batch_max_bytes
+            },
+            |end| offset >= end,
+        );
+        if full {
+            self.flush_partition(&tp).await?;
+        }
+        Ok(())
+    }
+
+    /// Looks up a batch written ahead at `first` but never committed.
+    async fn pending_end(&self, tp: &Tp, first: i64) -> Result<Option<i64>> {
+        let mut attempt = 0;
+        loop {
+            match self.sink.pending_batch_end(&tp.0, tp.1, first).await {
+                Ok(end) => {
+                    if let Some(end) = end {
+                        tracing::info!(topic = %tp.0, partition = tp.1, first, end, "re-forming a batch written ahead before a restart");
+                    }
+                    return Ok(end);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "clickhouse unavailable (batch lookup); retrying");
+                    self.metrics.insert_failed();
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Flushes batches that are old enough (or all, at shutdown).
+    async fn flush_due(&mut self, all: bool) -> Result<()> {
+        let wait = self.config.batch_max_wait;
+        let due: Vec<Tp> = self
+            .partitions
+            .iter()
+            .filter_map(|(tp, s)| {
+                let b = s.batch.as_ref()?;
+                // A re-formed batch waits for its exact end offset.
+                let ready = b.must_end_at.is_none() && (all || b.opened.elapsed() >= wait);
+                ready.then(|| tp.clone())
+            })
+            .collect();
+        for tp in due {
+            self.flush_partition(&tp).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores one partition's batch (retrying until ClickHouse takes it),
+    /// sends its dead letters, then commits the offset after it.
+    async fn flush_partition(&mut self, tp: &Tp) -> Result<()> {
+        let Some(mut batch) = self.partitions.get_mut(tp).and_then(|s| s.batch.take()) else {
+            return Ok(());
+        };
+        let id = BatchId {
+            topic: tp.0.clone(),
+            partition: tp.1,
+            first: batch.first,
+            last: batch.last,
+        };
+        batch.rows.dead_letters = batch.dlq.iter().map(|d| d.row.clone()).collect();
+        let mut attempt = 0;
+        loop {
+            match self.sink.store(&id, &batch.rows, &self.metrics).await {
+                Ok(()) => break,
+                Err(e) => {
+                    self.metrics.insert_failed();
+                    tracing::warn!(error = %e, topic = %id.topic, partition = id.partition, first = id.first, last = id.last, attempt, "store failed; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+        for d in &batch.dlq {
+            self.send_dead_letter(&d.row).await;
+        }
+        let rows = &batch.rows;
+        for (kind, n) in [
+            ("login", rows.logins.len()),
+            ("registration", rows.registrations.len()),
+            ("token", rows.tokens.len()),
+            ("session", rows.sessions.len()),
+            ("audit", rows.audits.len()),
+        ] {
+            if n > 0 {
+                self.metrics.inserted(kind, n as u64);
+            }
+        }
+        self.metrics.batch(rows.accepted() + batch.dlq.len());
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&id.topic, id.partition, Offset::Offset(id.last + 1))?;
+        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
+            // Stored but not committed: a replay re-forms this batch from its
+            // write-ahead record and ClickHouse drops it as a duplicate.
+            tracing::warn!(error = %e, topic = %id.topic, partition = id.partition, "offset commit failed");
+        }
+        Ok(())
+    }
+
+    async fn send_dead_letter(&self, row: &DeadLetterRow) {
+        let partition = row.partition.to_string();
+        let offset = row.offset.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "authpulse.reason",
+                value: Some(row.reason),
+            })
+            .insert(Header {
+                key: "authpulse.detail",
+                value: Some(row.detail.as_str()),
+            })
+            .insert(Header {
+                key: "authpulse.source.topic",
+                value: Some(row.topic.as_str()),
+            })
+            .insert(Header {
+                key: "authpulse.source.partition",
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: "authpulse.source.offset",
+                value: Some(offset.as_str()),
+            });
+        let record = FutureRecord::to(&self.config.dlq_topic)
+            .payload(&row.payload)
+            .key(&row.key)
+            .headers(headers);
+        if let Err((e, _)) = self.producer.send(record, Duration::from_secs(30)).await {
+            // The dead_letters table already holds it; the topic is a copy.
+            tracing::warn!(error = %e, "dead-letter topic write failed");
+        }
+    }
+
+    fn update_lag(&self) {
+        for (topic, partition) in &self.owned {
+            let Ok((_, high)) =
+                self.consumer
+                    .fetch_watermarks(topic, *partition, Duration::from_millis(500))
+            else {
+                continue;
+            };
+            let mut tpl = TopicPartitionList::new();
+            let _ = tpl.add_partition(topic, *partition);
+            let committed = self
+                .consumer
+                .committed_offsets(tpl, Duration::from_millis(500))
+                .ok()
+                .and_then(|t| t.find_partition(topic, *partition).map(|e| e.offset()))
+                .and_then(|o| o.to_raw())
+                .unwrap_or(0)
+                .max(0);
+            self.metrics.set_lag(topic, *partition, committed, high);
+        }
+    }
+}
+
+fn detail(e: &ContractError) -> String {
+    e.to_string()
+}
+
+fn dead_letter(
+    tp: &Tp,
+    offset: i64,
+    reason: &'static str,
+    detail: String,
+    payload: Vec<u8>,
+    key: Vec<u8>,
+) -> DeadLetter {
+    DeadLetter {
+        row: DeadLetterRow {
+            topic: tp.0.clone(),
+            partition: tp.1 as u32,
+            offset: offset as u64,
+            reason,
+            detail,
+            payload,
+            key,
+        },
+    }
+}

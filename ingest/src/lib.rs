@@ -1,0 +1,15 @@
+//! Kafka → ClickHouse consumer: batches per partition, stores each batch with
+//! deterministic deduplication tokens, commits offsets only after ClickHouse
+//! acknowledged it, and sends what it cannot accept to a dead-letter path.
+//! See docs/delivery.md for the design and its failure analysis.
+
+mod config;
+mod consumer;
+mod error;
+mod metrics;
+mod rows;
+mod sink;
+
+pub use config::Config;
+pub use consumer::run;
+pub use error::{Error, Result};

@@ -1,0 +1,208 @@
+//! Prometheus metrics of the consumer, served at `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+#[derive(Default)]
+struct Counters {
+    consumed: BTreeMap<&'static str, u64>,
+    inserted: BTreeMap<&'static str, u64>,
+    dead_lettered: BTreeMap<&'static str, u64>,
+    /// (topic, partition) → (committed next offset, high watermark)
+    lag: BTreeMap<(String, i32), (i64, i64)>,
+}
+
+pub struct Metrics {
+    counters: Mutex<Counters>,
+    batch_rows: Mutex<Histogram<u64>>,
+    insert_micros: Mutex<Histogram<u64>>,
+    batches: AtomicU64,
+    insert_failures: AtomicU64,
+    duplicates: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            counters: Mutex::default(),
+            batch_rows: Mutex::new(
+                Histogram::new_with_bounds(1, 10_000_000, 2).expect("valid bounds"),
+            ),
+            insert_micros: Mutex::new(
+                Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds"),
+            ),
+            batches: AtomicU64::new(0),
+            insert_failures: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn consumed(&self, kind: &'static str) {
+        *self
+            .counters
+            .lock()
+            .unwrap()
+            .consumed
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    pub fn inserted(&self, kind: &'static str, n: u64) {
+        *self
+            .counters
+            .lock()
+            .unwrap()
+            .inserted
+            .entry(kind)
+            .or_default() += n;
+    }
+
+    pub fn dead_lettered(&self, reason: &'static str) {
+        *self
+            .counters
+            .lock()
+            .unwrap()
+            .dead_lettered
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    pub fn batch(&self, rows: usize) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        let _ = self.batch_rows.lock().unwrap().record(rows.max(1) as u64);
+    }
+
+    pub fn record_insert(&self, took: Duration) {
+        let _ = self
+            .insert_micros
+            .lock()
+            .unwrap()
+            .record(took.as_micros().max(1) as u64);
+    }
+
+    pub fn duplicate(&self) {
+        self.duplicates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn insert_failed(&self) {
+        self.insert_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_lag(&self, topic: &str, partition: i32, position: i64, high: i64) {
+        self.counters
+            .lock()
+            .unwrap()
+            .lag
+            .insert((topic.to_string(), partition), (position, high));
+    }
+
+    pub fn forget_partition(&self, topic: &str, partition: i32) {
+        self.counters
+            .lock()
+            .unwrap()
+            .lag
+            .remove(&(topic.to_string(), partition));
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let c = self.counters.lock().unwrap();
+        let family = |out: &mut String,
+                      name: &str,
+                      help: &str,
+                      label: &str,
+                      m: &BTreeMap<&'static str, u64>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (k, v) in m {
+                let _ = writeln!(out, "{name}{{{label}=\"{k}\"}} {v}");
+            }
+        };
+        family(
+            &mut out,
+            "authpulse_ingest_events_consumed_total",
+            "Messages consumed, by event type (or 'invalid').",
+            "type",
+            &c.consumed,
+        );
+        family(
+            &mut out,
+            "authpulse_ingest_events_inserted_total",
+            "Events stored in ClickHouse, by event type.",
+            "type",
+            &c.inserted,
+        );
+        family(
+            &mut out,
+            "authpulse_ingest_dead_letters_total",
+            "Messages sent to the dead-letter path, by reason.",
+            "reason",
+            &c.dead_lettered,
+        );
+        let _ = writeln!(out, "# HELP authpulse_ingest_partition_lag Messages between the partition's high watermark and the consumer's committed position.\n# TYPE authpulse_ingest_partition_lag gauge");
+        for ((topic, p), (pos, high)) in &c.lag {
+            let _ = writeln!(
+                out,
+                "authpulse_ingest_partition_lag{{topic=\"{topic}\",partition=\"{p}\"}} {}",
+                (high - pos).max(0)
+            );
+        }
+        drop(c);
+        let _ = writeln!(out, "# HELP authpulse_ingest_batches_total Batches stored.\n# TYPE authpulse_ingest_batches_total counter\nauthpulse_ingest_batches_total {}", self.batches.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP authpulse_ingest_insert_failures_total Failed store attempts (retried).\n# TYPE authpulse_ingest_insert_failures_total counter\nauthpulse_ingest_insert_failures_total {}", self.insert_failures.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP authpulse_ingest_duplicates_total Messages dropped as re-sends of an event id already stored.\n# TYPE authpulse_ingest_duplicates_total counter\nauthpulse_ingest_duplicates_total {}", self.duplicates.load(Ordering::Relaxed));
+        summary(
+            &mut out,
+            "authpulse_ingest_batch_rows",
+            "Rows per stored batch.",
+            &self.batch_rows.lock().unwrap(),
+            1.0,
+        );
+        summary(
+            &mut out,
+            "authpulse_ingest_insert_seconds",
+            "Time to store one batch in ClickHouse.",
+            &self.insert_micros.lock().unwrap(),
+            1e-6,
+        );
+        out
+    }
+}
+
+fn summary(out: &mut String, name: &str, help: &str, h: &Histogram<u64>, scale: f64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
+    for q in [0.5, 0.9, 0.99, 0.999] {
+        let _ = writeln!(
+            out,
+            "{name}{{quantile=\"{q}\"}} {}",
+            h.value_at_quantile(q) as f64 * scale
+        );
+    }
+    let sum: f64 = h
+        .iter_recorded()
+        .map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64)
+        .sum();
+    let _ = writeln!(out, "{name}_sum {}\n{name}_count {}", sum * scale, h.len());
+}
+
+/// Serves `/metrics` until the process ends.
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
+    use axum::{routing::get, Router};
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let m = metrics.clone();
+            async move { m.render() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await
+}

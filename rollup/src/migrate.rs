@@ -1,0 +1,138 @@
+//! Applies the versioned `.sql` files under `rollup/sql/migrations/` in order,
+//! once each, recording what was applied in `schema_migrations`.
+
+use clickhouse::{Client, Row};
+use serde::Deserialize;
+
+use crate::error::{Error, Excerpt, Result};
+
+/// One migration file, embedded at build time.
+struct Migration {
+    version: u32,
+    file: &'static str,
+    sql: &'static str,
+}
+
+macro_rules! migrations {
+    ($($version:literal => $file:literal),* $(,)?) => {
+        &[$(Migration { version: $version, file: $file, sql: include_str!(concat!("../sql/migrations/", $file)) }),*]
+    };
+}
+
+const MIGRATIONS: &[Migration] = migrations![
+    1 => "0001_logins.sql",
+    2 => "0002_raw_events.sql",
+];
+
+const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
+
+/// What `migrate` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub applied: Vec<&'static str>,
+    pub already: usize,
+}
+
+#[derive(Row, Deserialize)]
+struct Applied {
+    version: u32,
+    checksum: String,
+}
+
+/// Creates `database` if needed and applies every pending migration to it.
+/// `server` is a client without a database set.
+pub async fn migrate(server: &Client, database: &str) -> Result<Report> {
+    server
+        .query("CREATE DATABASE IF NOT EXISTS ?")
+        .bind(clickhouse::sql::Identifier(database))
+        .execute()
+        .await?;
+    let db = server.clone().with_database(database);
+    db.query(CREATE_LEDGER).execute().await?;
+    let applied: Vec<Applied> = db
+        .query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+        .fetch_all()
+        .await?;
+
+    let mut report = Report::default();
+    for m in MIGRATIONS {
+        let checksum = checksum(m.sql);
+        if let Some(done) = applied.iter().find(|a| a.version == m.version) {
+            if done.checksum != checksum {
+                return Err(Error::MigrationChanged {
+                    file: m.file,
+                    recorded: done.checksum.clone(),
+                    current: checksum,
+                });
+            }
+            report.already += 1;
+            continue;
+        }
+        for (index, stmt) in statements(m.sql).enumerate() {
+            db.query(stmt)
+                .execute()
+                .await
+                .map_err(|source| Error::Migration {
+                    file: m.file,
+                    index: index + 1,
+                    excerpt: Excerpt(stmt).to_string(),
+                    source,
+                })?;
+        }
+        db.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)")
+            .bind(m.version)
+            .bind(m.file)
+            .bind(&checksum)
+            .execute()
+            .await?;
+        tracing::info!(file = m.file, "migration applied");
+        report.applied.push(m.file);
+    }
+    Ok(report)
+}
+
+/// Splits a migration file into statements: a statement ends with `;` at the
+/// end of a line. Comment-only chunks are skipped.
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(";\n")
+        .chain(std::iter::once(""))
+        .map(|s| s.trim().trim_end_matches(';').trim())
+        .filter(|s| {
+            s.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim().starts_with("--"))
+        })
+}
+
+/// FNV-1a, 64 bit: detects a migration edited after it was applied.
+fn checksum(sql: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in sql.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_statements_and_skips_comments() {
+        let sql = "-- header\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n\n-- note\nCREATE TABLE b (y UInt8)\nENGINE = Memory;\n-- trailing\n";
+        let got: Vec<_> = statements(sql).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].ends_with("ENGINE = Memory"));
+        assert!(got[1].contains("CREATE TABLE b"));
+    }
+
+    #[test]
+    fn every_migration_file_has_statements_and_unique_versions() {
+        let mut seen = std::collections::HashSet::new();
+        for m in MIGRATIONS {
+            assert!(seen.insert(m.version), "duplicate version {}", m.version);
+            assert!(statements(m.sql).count() > 0, "{} is empty", m.file);
+            assert!(m.file.starts_with(&format!("{:04}_", m.version)));
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! `authpulse`: one binary, one subcommand per role.
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "authpulse",
+    version,
+    about = "Identity and authentication analytics: Kafka → ClickHouse → report APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Store {
+    /// ClickHouse HTTP URL.
+    #[arg(
+        long,
+        env = "AUTHPULSE_CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123"
+    )]
+    clickhouse_url: String,
+    /// ClickHouse database holding the authpulse tables.
+    #[arg(long, env = "AUTHPULSE_DATABASE", default_value = "authpulse")]
+    database: String,
+}
+
+#[derive(Args, Clone)]
+struct Kafka {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "AUTHPULSE_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Topic(s) carrying auth events (comma-separated).
+    #[arg(
+        long,
+        env = "AUTHPULSE_TOPICS",
+        default_value = "auth-events",
+        value_delimiter = ','
+    )]
+    topics: Vec<String>,
+}
+
+#[derive(Args, Clone)]
+struct ApiArgs {
+    /// Address the API listens on.
+    #[arg(long, env = "AUTHPULSE_API_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Accepted API keys (comma-separated), sent as the raw Authorization header.
+    #[arg(
+        long = "api-key",
+        env = "AUTHPULSE_API_KEYS",
+        value_delimiter = ',',
+        required = true
+    )]
+    api_keys: Vec<String>,
+    /// IANA timezone report intervals are counted in.
+    #[arg(long, env = "AUTHPULSE_REPORT_TZ", default_value = "UTC")]
+    report_tz: String,
+}
+
+#[derive(Args, Clone)]
+struct IngestArgs {
+    /// Consumer group shared by all ingest instances.
+    #[arg(long, env = "AUTHPULSE_GROUP", default_value = "authpulse-ingest")]
+    group: String,
+    /// Dead-letter topic.
+    #[arg(long, env = "AUTHPULSE_DLQ_TOPIC", default_value = "auth-events-dlq")]
+    dlq_topic: String,
+    /// Flush a partition's batch at this many messages.
+    #[arg(long, env = "AUTHPULSE_BATCH_ROWS", default_value_t = 50_000)]
+    batch_rows: usize,
+    /// Flush a partition's batch at this many payload bytes.
+    #[arg(long, env = "AUTHPULSE_BATCH_BYTES", default_value_t = 16 << 20)]
+    batch_bytes: usize,
+    /// Flush a partition's batch when it is this old (milliseconds).
+    #[arg(long, env = "AUTHPULSE_BATCH_WAIT_MS", default_value_t = 500)]
+    batch_wait_ms: u64,
+    /// Serve Prometheus metrics here.
+    #[arg(long, env = "AUTHPULSE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the ClickHouse migrations (idempotent).
+    Migrate {
+        #[command(flatten)]
+        store: Store,
+    },
+    /// Consume auth events from Kafka into ClickHouse.
+    Ingest {
+        #[command(flatten)]
+        store: Store,
+        #[command(flatten)]
+        kafka: Kafka,
+        #[command(flatten)]
+        ingest: IngestArgs,
+    },
+    /// Serve the report APIs.
+    Api {
+        #[command(flatten)]
+        store: Store,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Produce demo login events to the broker.
+    Demo {
+        #[command(flatten)]
+        kafka: Kafka,
+        /// Number of events.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// Spread the events over this many hours before now.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+    },
+    /// Run migrate + ingest + api in one process with demo traffic (servers
+    /// must be up: deploy/local/up.sh starts them and runs this).
+    Up {
+        #[command(flatten)]
+        store: Store,
+        #[command(flatten)]
+        kafka: Kafka,
+        #[command(flatten)]
+        ingest: IngestArgs,
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Demo events produced at start.
+        #[arg(long, default_value_t = 2000)]
+        demo_events: u64,
+    },
+}
+
+fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_ingest::Config {
+    authpulse_ingest::Config {
+        brokers: kafka.brokers.clone(),
+        group_id: a.group.clone(),
+        topics: kafka.topics.clone(),
+        dlq_topic: a.dlq_topic.clone(),
+        clickhouse_url: store.clickhouse_url.clone(),
+        database: store.database.clone(),
+        batch_max_rows: a.batch_rows,
+        batch_max_bytes: a.batch_bytes,
+        batch_max_wait: Duration::from_millis(a.batch_wait_ms),
+        metrics_addr: a.metrics_listen,
+        ..authpulse_ingest::Config::default()
+    }
+}
+
+fn api_config(a: &ApiArgs) -> anyhow::Result<authpulse_api::Config> {
+    Ok(authpulse_api::Config {
+        api_keys: a.api_keys.clone(),
+        report_tz: authpulse_rollup::parse_tz(&a.report_tz)?,
+    })
+}
+
+fn store_for(s: &Store) -> authpulse_rollup::Store {
+    authpulse_rollup::Store::new(
+        authpulse_rollup::client(&s.clickhouse_url).with_database(&s.database),
+    )
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Migrate { store } => {
+            let report = authpulse_rollup::migrate(
+                &authpulse_rollup::client(&store.clickhouse_url),
+                &store.database,
+            )
+            .await?;
+            println!(
+                "applied {} migration(s), {} already applied",
+                report.applied.len(),
+                report.already
+            );
+        }
+        Command::Ingest {
+            store,
+            kafka,
+            ingest,
+        } => {
+            authpulse_ingest::run(ingest_config(&store, &kafka, &ingest), shutdown_signal())
+                .await?;
+            tracing::info!("ingest stopped cleanly");
+        }
+        Command::Api { store, api } => {
+            let listener = tokio::net::TcpListener::bind(api.listen)
+                .await
+                .with_context(|| format!("binding {}", api.listen))?;
+            tracing::info!(addr = %api.listen, "api listening");
+            authpulse_api::serve(
+                listener,
+                api_config(&api)?,
+                store_for(&store),
+                shutdown_signal(),
+            )
+            .await?;
+        }
+        Command::Demo {
+            kafka,
+            count,
+            hours,
+        } => {
+            let n = demo::produce(&kafka.brokers, &kafka.topics[0], count, hours, 42).await?;
+            println!("produced {n} demo events to {}", kafka.topics[0]);
+        }
+        Command::Up {
+            store,
+            kafka,
+            ingest,
+            api,
+            demo_events,
+        } => up(store, kafka, ingest, api, demo_events).await?,
+    }
+    Ok(())
+}
+
+async fn up(
+    store: Store,
+    kafka: Kafka,
+    ingest: IngestArgs,
+    api: ApiArgs,
+    demo_events: u64,
+) -> anyhow::Result<()> {
+    let report = authpulse_rollup::migrate(
+        &authpulse_rollup::client(&store.clickhouse_url),
+        &store.database,
+    )
+    .await?;
+    tracing::info!(applied = report.applied.len(), "migrations done");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let ingest_task = tokio::spawn(authpulse_ingest::run(
+        ingest_config(&store, &kafka, &ingest),
+        wait(rx.clone()),
+    ));
+    let listener = tokio::net::TcpListener::bind(api.listen)
+        .await
+        .with_context(|| format!("binding {}", api.listen))?;
+    let api_task = tokio::spawn(authpulse_api::serve(
+        listener,
+        api_config(&api)?,
+        store_for(&store),
+        wait(rx.clone()),
+    ));
+    if demo_events > 0 {
+        let n = demo::produce(&kafka.brokers, &kafka.topics[0], demo_events, 24, 42).await?;
+        tracing::info!(events = n, "demo traffic produced");
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let day_ago = now - 24 * 3600 * 1000;
+    let key = &api.api_keys[0];
+    println!(
+        "\nauthpulse is up.\n  API:        http://{listen}\n  login report (last 24 h):\n    curl -s -H 'Authorization: {key}' 'http://{listen}/api/report/login?start={day_ago}&end={now}'\n  ClickHouse: {ch}  (database {db})\n    curl -s '{ch}/?query=SELECT+count()+FROM+{db}.login_events'\n  Kafka:      {brokers}  topic {topic}\nCtrl-C stops everything.\n",
+        listen = api.listen,
+        ch = store.clickhouse_url,
+        db = store.database,
+        brokers = kafka.brokers,
+        topic = kafka.topics[0],
+    );
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    ingest_task.await??;
+    api_task.await??;
+    Ok(())
+}

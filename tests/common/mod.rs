@@ -1,0 +1,278 @@
+//! Test harness: real ClickHouse and broker started through the repo's own
+//! deploy scripts on free ports, data under a temp dir, stopped by PID.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A ClickHouse server and a broker, owned by one test.
+pub struct Stack {
+    pub dir: PathBuf,
+    pub ch_http: u16,
+    pub ch_tcp: u16,
+    pub broker: u16,
+    children: Vec<Child>,
+}
+
+impl Stack {
+    pub fn start(name: &str) -> Stack {
+        let dir = std::env::temp_dir().join(format!(
+            "authpulse-test-{name}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stack = Stack {
+            dir,
+            ch_http: free_port(),
+            ch_tcp: free_port(),
+            broker: free_port(),
+            children: Vec::new(),
+        };
+        stack.clickhouse("start");
+        stack.broker_ctl("start");
+        stack
+    }
+
+    fn script(&self, script: &str, action: &str) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(repo().join("deploy/local").join(script))
+            .arg(action)
+            .env("CH_HTTP_PORT", self.ch_http.to_string())
+            .env("CH_TCP_PORT", self.ch_tcp.to_string())
+            .env("CH_DATA", self.dir.join("clickhouse"))
+            .env("BROKER_PORT", self.broker.to_string())
+            .env("BROKER_DATA", self.dir.join("broker"));
+        c
+    }
+
+    pub fn clickhouse(&self, action: &str) {
+        let status = self.script("clickhouse.sh", action).status().unwrap();
+        assert!(status.success(), "clickhouse.sh {action} failed");
+    }
+
+    pub fn broker_ctl(&self, action: &str) {
+        let status = self.script("broker.sh", action).status().unwrap();
+        assert!(status.success(), "broker.sh {action} failed");
+    }
+
+    pub fn ch_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ch_http)
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.broker)
+    }
+
+    /// Runs a query over ClickHouse HTTP and returns the TSV body.
+    pub fn query(&self, sql: &str) -> String {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                "--max-time",
+                "30",
+                &self.ch_url(),
+                "--data-binary",
+                sql,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "query failed: {sql}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn create_topic(&self, topic: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let res = rt
+            .block_on(admin.create_topics(
+                &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+                &AdminOptions::new(),
+            ))
+            .unwrap();
+        for r in res {
+            r.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
+        }
+    }
+
+    /// Spawns an `authpulse` subcommand with this stack's endpoints.
+    pub fn spawn(&mut self, args: &[&str], log: &str) -> usize {
+        let log_path = self.dir.join(log);
+        let out = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_authpulse"))
+            .args(args)
+            .env("AUTHPULSE_CLICKHOUSE_URL", self.ch_url())
+            .env("AUTHPULSE_BROKERS", self.brokers())
+            .env("RUST_LOG", "info,rdkafka=warn")
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    pub fn child(&mut self, i: usize) -> &mut Child {
+        &mut self.children[i]
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for exit; returns the exit code.
+    pub fn terminate(&mut self, i: usize) -> Option<i32> {
+        let child = &mut self.children[i];
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        wait_exit(child, Duration::from_secs(60))
+    }
+
+    pub fn migrate(&self, database: &str) {
+        let out = Command::new(env!("CARGO_BIN_EXE_authpulse"))
+            .args(["migrate", "--database", database])
+            .env("AUTHPULSE_CLICKHOUSE_URL", self.ch_url())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.broker_ctl_quiet("stop");
+        let _ = self.script("clickhouse.sh", "stop").status();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Stack {
+    fn broker_ctl_quiet(&self, action: &str) {
+        let _ = self.script("broker.sh", action).status();
+    }
+}
+
+/// Produces `(key, payload)` messages and waits for every ack.
+pub fn produce(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("message.timeout.ms", "60000")
+        .set("linger.ms", "10")
+        .create()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut pending = Vec::new();
+        for (key, payload) in messages {
+            let fut = producer.send(
+                FutureRecord::to(topic).key(key).payload(payload),
+                Duration::from_secs(60),
+            );
+            pending.push(fut);
+            if pending.len() >= 1000 {
+                for f in pending.drain(..) {
+                    f.await.unwrap_or_else(|(e, _)| panic!("produce: {e}"));
+                }
+            }
+        }
+        for f in pending {
+            f.await.unwrap_or_else(|(e, _)| panic!("produce: {e}"));
+        }
+    });
+}
+
+/// Polls `f` until it returns Some or `limit` passes.
+pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let t = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if t.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+pub fn http_get(url: &str, auth: Option<&str>) -> (u16, String) {
+    let mut c = Command::new("curl");
+    c.args([
+        "-sS",
+        "--max-time",
+        "30",
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code}",
+        url,
+    ]);
+    if let Some(a) = auth {
+        c.args(["-H", &format!("Authorization: {a}")]);
+    }
+    let out = c.output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+pub fn path_exists(p: &Path) -> bool {
+    p.exists()
+}
