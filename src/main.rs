@@ -64,6 +64,16 @@ struct ApiArgs {
     /// IANA timezone report intervals are counted in.
     #[arg(long, env = "AUTHPULSE_REPORT_TZ", default_value = "UTC")]
     report_tz: String,
+    /// Auth config file (API keys with scopes, JWT keys, org memberships):
+    /// see docs/auth.md.
+    #[arg(long, env = "AUTHPULSE_AUTH_CONFIG")]
+    auth_config: Option<std::path::PathBuf>,
+    /// Scope a bearer token needs for the Janssen stat endpoint.
+    #[arg(long, env = "AUTHPULSE_STAT_SCOPE", default_value = "jans_stat")]
+    stat_scope: String,
+    /// Seconds a Janssen stat answer is cached.
+    #[arg(long, env = "AUTHPULSE_STAT_CACHE_SECS", default_value_t = 3600)]
+    stat_cache_secs: u64,
 }
 
 #[derive(Args, Clone)]
@@ -94,6 +104,21 @@ enum Command {
     Migrate {
         #[command(flatten)]
         store: Store,
+        /// Report timezones to keep distinct-user sketches for.
+        #[arg(
+            long,
+            env = "AUTHPULSE_TIMEZONES",
+            value_delimiter = ',',
+            default_value = "UTC"
+        )]
+        timezones: Vec<String>,
+        /// Render the DDL for this ClickHouse cluster (ON CLUSTER, Replicated
+        /// engines, Distributed tables); see docs/scaling.md.
+        #[arg(long, env = "AUTHPULSE_CLUSTER")]
+        cluster: Option<String>,
+        /// Print the DDL instead of applying it.
+        #[arg(long)]
+        print: bool,
     },
     /// Consume auth events from Kafka into ClickHouse.
     Ingest {
@@ -110,6 +135,12 @@ enum Command {
         store: Store,
         #[command(flatten)]
         api: ApiArgs,
+    },
+    /// Read or change system configuration kept in ClickHouse
+    /// (`audit_retention_days`, default 365).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
     /// Produce demo login events to the broker.
     Demo {
@@ -139,6 +170,54 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Set a key: `authpulse config set --key audit_retention_days --value 365`.
+    Set {
+        #[command(flatten)]
+        store: Store,
+        /// Configuration key (known: audit_retention_days).
+        #[arg(long)]
+        key: String,
+        /// New value (validated for the key).
+        #[arg(long)]
+        value: String,
+    },
+    /// Print the value of a key (its default when unset).
+    Get {
+        #[command(flatten)]
+        store: Store,
+        /// Configuration key (known: audit_retention_days).
+        #[arg(long)]
+        key: String,
+    },
+}
+
+async fn config(action: ConfigAction) -> anyhow::Result<()> {
+    match action {
+        ConfigAction::Set { store, key, value } => {
+            let value = store_for(&store).config_set(&key, &value).await?;
+            println!("{key} = {value}");
+        }
+        ConfigAction::Get { store, key } => {
+            if !authpulse_rollup::CONFIG_KEYS.contains(&key.as_str()) {
+                anyhow::bail!(
+                    "unknown configuration key {key:?} (known: {})",
+                    authpulse_rollup::CONFIG_KEYS.join(", ")
+                );
+            }
+            match store_for(&store).config_get(&key).await? {
+                Some(v) => println!("{v}"),
+                None => {
+                    eprintln!("{key} is not set; using the default");
+                    println!("{}", authpulse_rollup::DEFAULT_AUDIT_RETENTION_DAYS);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_ingest::Config {
     authpulse_ingest::Config {
         brokers: kafka.brokers.clone(),
@@ -156,10 +235,24 @@ fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_inge
 }
 
 fn api_config(a: &ApiArgs) -> anyhow::Result<authpulse_api::Config> {
-    Ok(authpulse_api::Config {
-        api_keys: a.api_keys.clone(),
-        report_tz: authpulse_rollup::parse_tz(&a.report_tz)?,
-    })
+    let auth = match &a.auth_config {
+        Some(path) => authpulse_api::Authenticator::from_file(path, &a.api_keys)
+            .map_err(|e| anyhow::anyhow!("auth config {}: {e}", path.display()))?,
+        None if a.api_keys.is_empty() => anyhow::bail!("give --api-key or --auth-config"),
+        None => authpulse_api::Authenticator::with_api_keys(&a.api_keys),
+    };
+    let mut config = authpulse_api::Config::new(auth);
+    config.report_tz = authpulse_rollup::parse_tz(&a.report_tz)?;
+    config.stat_scope = a.stat_scope.clone();
+    config.stat_cache_ttl = Duration::from_secs(a.stat_cache_secs);
+    Ok(config)
+}
+
+fn zones(names: &[String]) -> anyhow::Result<Vec<chrono_tz::Tz>> {
+    Ok(names
+        .iter()
+        .map(|n| authpulse_rollup::parse_tz(n.trim()))
+        .collect::<Result<_, _>>()?)
 }
 
 fn store_for(s: &Store) -> authpulse_rollup::Store {
@@ -194,16 +287,34 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Migrate { store } => {
+        Command::Migrate {
+            store,
+            timezones,
+            cluster,
+            print,
+        } => {
+            if print {
+                let ddl = match &cluster {
+                    Some(c) => {
+                        authpulse_rollup::cluster_ddl(c, &store.database, &zones(&timezones)?)
+                    }
+                    None => anyhow::bail!("--print renders cluster DDL: give --cluster NAME"),
+                };
+                println!("{ddl}");
+                return Ok(());
+            }
             let report = authpulse_rollup::migrate(
                 &authpulse_rollup::client(&store.clickhouse_url),
                 &store.database,
+                &zones(&timezones)?,
+                cluster.as_deref(),
             )
             .await?;
             println!(
-                "applied {} migration(s), {} already applied",
+                "applied {} migration(s), {} already applied; report timezones added: {:?}",
                 report.applied.len(),
-                report.already
+                report.already,
+                report.zones_added
             );
         }
         Command::Ingest {
@@ -228,6 +339,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
         }
+        Command::Config { action } => config(action).await?,
         Command::Demo {
             kafka,
             count,
@@ -257,6 +369,8 @@ async fn up(
     let report = authpulse_rollup::migrate(
         &authpulse_rollup::client(&store.clickhouse_url),
         &store.database,
+        &zones(std::slice::from_ref(&api.report_tz))?,
+        None,
     )
     .await?;
     tracing::info!(applied = report.applied.len(), "migrations done");

@@ -25,6 +25,21 @@ pub enum ApiError {
     /// 401, empty body (FusionAuth: "The response will be empty").
     #[error("unauthorized")]
     Unauthorized,
+    /// 403: authenticated, but lacking the permission or org membership.
+    #[error("forbidden")]
+    Forbidden,
+    /// 404, empty body.
+    #[error("not found")]
+    NotFound,
+    /// 400 in OAuth style (Janssen): `{"error": ..., "error_description": ...}`.
+    #[error("{error}: {description}")]
+    OAuth {
+        error: &'static str,
+        description: String,
+    },
+    /// 400 with `{"error": "<message>"}` (org analytics, Porta admin).
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] authpulse_rollup::Error),
@@ -97,6 +112,18 @@ impl IntoResponse for ApiError {
             )
                 .into_response(),
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED.into_response(),
+            ApiError::Forbidden => StatusCode::FORBIDDEN.into_response(),
+            ApiError::OAuth { error, description } => (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": error, "error_description": description })),
+            )
+                .into_response(),
+            ApiError::NotFound => StatusCode::NOT_FOUND.into_response(),
+            ApiError::Invalid(message) => (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": message })),
+            )
+                .into_response(),
             ApiError::Store(authpulse_rollup::Error::InvalidArgument(msg)) => {
                 let general = vec![ErrorDetail {
                     code: "[invalid]request".into(),

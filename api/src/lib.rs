@@ -1,41 +1,76 @@
 //! The HTTP API: report endpoints in the formats of the products authpulse
 //! stands in for. Routes live per product; errors map to HTTP in `error`.
 
-mod auth;
+pub mod auth;
 mod error;
 mod fusionauth;
+mod janssen;
+mod orgs;
+mod porta;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use authpulse_rollup::Store;
+use axum::extract::FromRef;
 use axum::Router;
 use chrono_tz::Tz;
 
+pub use auth::Authenticator;
 pub use error::ApiError;
 
 /// API settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// FusionAuth-style API keys accepted in the `Authorization` header.
-    pub api_keys: Vec<String>,
+    /// Verifies API keys and JWTs.
+    pub auth: Arc<Authenticator>,
     /// IANA timezone the report intervals are counted in.
     pub report_tz: Tz,
+    /// Scope a bearer token needs for the Janssen stat endpoint.
+    pub stat_scope: String,
+    /// How long a Janssen stat answer is cached per month set.
+    pub stat_cache_ttl: Duration,
+}
+
+impl Config {
+    /// Defaults around an authenticator: UTC, `jans_stat`, one hour cache.
+    pub fn new(auth: Authenticator) -> Config {
+        Config {
+            auth: Arc::new(auth),
+            report_tz: Tz::UTC,
+            stat_scope: "jans_stat".into(),
+            stat_cache_ttl: Duration::from_secs(3600),
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct AppState {
     config: Arc<Config>,
     store: Store,
+    stat_cache: Arc<janssen::Cache>,
+}
+
+impl FromRef<AppState> for Arc<Authenticator> {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.auth.clone()
+    }
 }
 
 /// The full router of the service.
 pub fn router(config: Config, store: Store) -> Router {
     let state = AppState {
+        stat_cache: Arc::new(janssen::Cache::new(config.stat_cache_ttl)),
         config: Arc::new(config),
         store,
     };
-    Router::new().merge(fusionauth::routes()).with_state(state)
+    Router::new()
+        .merge(fusionauth::routes())
+        .merge(janssen::routes())
+        .merge(orgs::routes())
+        .merge(porta::routes())
+        .with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.

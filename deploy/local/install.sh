@@ -31,9 +31,6 @@ if ! "$NISSHI_BIN" --version 2>/dev/null | grep -q "$NISSHI_VERSION"; then
   mkdir -p "$AUTHPULSE_CACHE"
   # Built outside the repo's workspace so its lockfile and target stay apart.
   (cd "$AUTHPULSE_CACHE" && CARGO_TARGET_DIR="$AUTHPULSE_CACHE/nisshi-target" cargo install nisshi \
-    --version "$NISSHI_VERSION" --locked --no-default-features --features dynostore,libsql \
-    --ignore-rust-version --root "$NISSHI_ROOT" 2>&1 | tail -n 3) || \
-  (cd "$AUTHPULSE_CACHE" && CARGO_TARGET_DIR="$AUTHPULSE_CACHE/nisshi-target" cargo install nisshi \
     --version "$NISSHI_VERSION" --no-default-features --features dynostore,libsql \
     --ignore-rust-version --root "$NISSHI_ROOT" 2>&1 | tail -n 3)
   "$NISSHI_BIN" --version >/dev/null || die "nisshi build failed"

@@ -1,14 +1,22 @@
 //! ClickHouse schema (versioned .sql migrations) and the typed query layer
 //! that the API calls. Reports are answered from rollups only.
 
+mod admin;
+mod cluster;
 mod error;
 mod migrate;
 mod reports;
 mod zone;
 
+pub use admin::{
+    bucket_start, cleanup_cutoff, validate_config, window_start, AdminStats, AuditFilter,
+    AuditPage, AuditRow, Cleanup, DayCount, HistoryCursor, HistoryPage, HistoryQuery, HistoryRow,
+    ProviderCount, RecentLogin, ServiceCount, AUDIT_RETENTION_DAYS, CONFIG_KEYS,
+    DEFAULT_AUDIT_RETENTION_DAYS, MAX_AUDIT_RETENTION_DAYS, MAX_RECENT_LOGINS,
+};
 pub use error::{Error, Result};
-pub use migrate::{migrate, Report as MigrateReport};
-pub use reports::{total, IntervalCount, Range, Store};
+pub use migrate::{cluster_ddl, migrate, split_statements, Report as MigrateReport};
+pub use reports::{total, AppTotals, IntervalCount, LoginFilter, MonthStats, Range, Store, Totals};
 pub use zone::{interval, next, parse_tz, truncate, Grain};
 
 /// Builds a ClickHouse HTTP client for `url` (no database selected).

@@ -1,6 +1,7 @@
 //! Applies the versioned `.sql` files under `rollup/sql/migrations/` in order,
 //! once each, recording what was applied in `schema_migrations`.
 
+use chrono_tz::Tz;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
@@ -22,6 +23,8 @@ macro_rules! migrations {
 const MIGRATIONS: &[Migration] = migrations![
     1 => "0001_logins.sql",
     2 => "0002_raw_events.sql",
+    3 => "0003_rollups.sql",
+    4 => "0004_admin.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
@@ -31,6 +34,13 @@ const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
 pub struct Report {
     pub applied: Vec<&'static str>,
     pub already: usize,
+    /// Report timezones whose sketch views were created by this run.
+    pub zones_added: Vec<String>,
+}
+
+#[derive(Row, Deserialize)]
+struct Zone {
+    tz: String,
 }
 
 #[derive(Row, Deserialize)]
@@ -39,9 +49,24 @@ struct Applied {
     checksum: String,
 }
 
-/// Creates `database` if needed and applies every pending migration to it.
+/// Creates `database` if needed, applies every pending migration to it, and
+/// makes sure each report timezone in `zones` has its distinct-user sketch
+/// views (a new zone is backfilled from the retained raw logins).
 /// `server` is a client without a database set.
-pub async fn migrate(server: &Client, database: &str) -> Result<Report> {
+///
+/// With `cluster`, every statement is rendered for that ClickHouse cluster
+/// (`ON CLUSTER`, Replicated engines, Distributed `_all` tables); this needs
+/// Keeper, as every replicated ClickHouse deployment does.
+pub async fn migrate(
+    server: &Client,
+    database: &str,
+    zones: &[Tz],
+    cluster: Option<&str>,
+) -> Result<Report> {
+    let render = |sql: &str| match cluster {
+        Some(c) => crate::cluster::render(sql, c, database),
+        None => sql.to_string(),
+    };
     server
         .query("CREATE DATABASE IF NOT EXISTS ?")
         .bind(clickhouse::sql::Identifier(database))
@@ -68,17 +93,7 @@ pub async fn migrate(server: &Client, database: &str) -> Result<Report> {
             report.already += 1;
             continue;
         }
-        for (index, stmt) in statements(m.sql).enumerate() {
-            db.query(stmt)
-                .execute()
-                .await
-                .map_err(|source| Error::Migration {
-                    file: m.file,
-                    index: index + 1,
-                    excerpt: Excerpt(stmt).to_string(),
-                    source,
-                })?;
-        }
+        run_all(&db, m.file, &render(m.sql)).await?;
         db.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)")
             .bind(m.version)
             .bind(m.file)
@@ -88,7 +103,81 @@ pub async fn migrate(server: &Client, database: &str) -> Result<Report> {
         tracing::info!(file = m.file, "migration applied");
         report.applied.push(m.file);
     }
+
+    let known: Vec<Zone> = db
+        .query("SELECT DISTINCT tz FROM report_zones")
+        .fetch_all()
+        .await?;
+    for tz in zones {
+        let views = render(&render_zone(include_str!("../sql/zone_mvs.sql"), *tz));
+        run_all(&db, "zone_mvs.sql", &views).await?;
+        if !known.iter().any(|k| k.tz == tz.name()) {
+            let backfill = render_zone(include_str!("../sql/zone_backfill.sql"), *tz);
+            run_all(&db, "zone_backfill.sql", &backfill).await?;
+            tracing::info!(tz = tz.name(), "report timezone added");
+            report.zones_added.push(tz.name().to_string());
+        }
+    }
     Ok(report)
+}
+
+async fn run_all(db: &Client, file: &'static str, sql: &str) -> Result<()> {
+    for (index, stmt) in statements(sql).enumerate() {
+        db.query(stmt)
+            .execute()
+            .await
+            .map_err(|source| Error::Migration {
+                file,
+                index: index + 1,
+                excerpt: Excerpt(stmt).to_string(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// The complete DDL for a cluster, as `migrate` would apply it (for review
+/// and for deployments that apply DDL with their own tooling).
+pub fn cluster_ddl(cluster: &str, database: &str, zones: &[Tz]) -> String {
+    let mut out = String::new();
+    for m in MIGRATIONS {
+        out.push_str(&format!("-- {}\n", m.file));
+        out.push_str(&crate::cluster::render(m.sql, cluster, database));
+        out.push('\n');
+    }
+    for tz in zones {
+        out.push_str(&format!("-- report timezone {}\n", tz.name()));
+        out.push_str(&crate::cluster::render(
+            &render_zone(include_str!("../sql/zone_mvs.sql"), *tz),
+            cluster,
+            database,
+        ));
+    }
+    out
+}
+
+/// Every statement of a DDL text (for checks against a server).
+pub fn split_statements(sql: &str) -> Vec<String> {
+    statements(sql).map(str::to_string).collect()
+}
+
+/// Substitutes a zone into a template. The name comes from chrono-tz's own
+/// list (letters, digits, `/`, `_`, `-`, `+`), never from a request.
+fn render_zone(template: &str, tz: Tz) -> String {
+    let name: String = tz
+        .name()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    template
+        .replace("{{tz}}", tz.name())
+        .replace("{{name}}", &name)
 }
 
 /// Splits a migration file into statements: a statement ends with `;` at the

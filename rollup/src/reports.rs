@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
@@ -43,17 +43,105 @@ impl Range {
             to: zone::next(tz, grain, last),
         })
     }
+
+    /// Builds the range covering whole local months `first..=last`
+    /// (`(year, month)` pairs).
+    pub fn months(tz: Tz, first: (i32, u32), last: (i32, u32)) -> Result<Range> {
+        let date = |(y, m): (i32, u32)| {
+            NaiveDate::from_ymd_opt(y, m, 1)
+                .ok_or_else(|| Error::InvalidArgument(format!("no month {y}-{m}")))
+        };
+        let (a, b) = (date(first)?, date(last)?);
+        if b < a {
+            return Err(Error::InvalidArgument(
+                "end month is before start month".into(),
+            ));
+        }
+        let from = zone::local_date_start(tz, a);
+        Ok(Range {
+            tz,
+            from,
+            to: zone::next(tz, Grain::Month, zone::local_date_start(tz, b)),
+        })
+    }
+
+    fn local_days(&self) -> (NaiveDate, NaiveDate) {
+        (
+            self.from.with_timezone(&self.tz).date_naive(),
+            self.to.with_timezone(&self.tz).date_naive(),
+        )
+    }
+}
+
+/// Which logins a login report counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginFilter {
+    pub application: Option<Uuid>,
+    pub user: Option<Uuid>,
+    pub login_id: Option<String>,
+}
+
+/// FusionAuth totals of one application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Row)]
+pub struct AppTotals {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub application_id: Uuid,
+    pub logins: u64,
+    pub registrations: i64,
+    pub total_registrations: u64,
+}
+
+/// FusionAuth totals report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totals {
+    pub apps: Vec<AppTotals>,
+    pub global_registrations: i64,
+    pub total_global_registrations: u64,
+}
+
+/// Janssen per-month statistics: month "YYYYMM" → value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonthStats {
+    pub mau: BTreeMap<String, u64>,
+    /// month → grant type → token type → count
+    pub tokens: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
 }
 
 /// The query layer: a ClickHouse client bound to the authpulse database.
 #[derive(Clone)]
 pub struct Store {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 #[derive(Row, Deserialize)]
 struct StartCount {
     start: u32,
+    count: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct Interval {
+    interval: i64,
+    count: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct Created {
+    created: u64,
+    deleted: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct MonthCount {
+    ym: String,
+    count: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct TokenCount {
+    month: String,
+    grant_type: String,
+    token_type: String,
     count: u64,
 }
 
@@ -72,11 +160,39 @@ impl Store {
     pub async fn login_counts(
         &self,
         range: Range,
+        filter: &LoginFilter,
+    ) -> Result<Vec<IntervalCount>> {
+        let query = match (&filter.user, &filter.login_id) {
+            (Some(user), _) => self
+                .client
+                .query(include_str!("queries/login_counts_by_user.sql"))
+                .param("user_id", user),
+            (None, Some(login_id)) => self
+                .client
+                .query(include_str!("queries/login_counts_by_login_id.sql"))
+                .param("login_id", login_id),
+            (None, None) => self.client.query(include_str!("queries/login_counts.sql")),
+        };
+        let rows: Vec<StartCount> = query
+            .param("tz", range.tz.name())
+            .param("from", range.from.timestamp())
+            .param("to", range.to.timestamp())
+            .param("all_apps", filter.application.is_none())
+            .param("application_id", filter.application.unwrap_or_default())
+            .fetch_all()
+            .await?;
+        Ok(to_intervals(range.tz, Grain::Hour, rows))
+    }
+
+    /// Registrations per hour of the report timezone.
+    pub async fn registration_counts(
+        &self,
+        range: Range,
         application: Option<Uuid>,
     ) -> Result<Vec<IntervalCount>> {
         let rows: Vec<StartCount> = self
             .client
-            .query(include_str!("queries/login_counts.sql"))
+            .query(include_str!("queries/registration_counts.sql"))
             .param("tz", range.tz.name())
             .param("from", range.from.timestamp())
             .param("to", range.to.timestamp())
@@ -85,6 +201,114 @@ impl Store {
             .fetch_all()
             .await?;
         Ok(to_intervals(range.tz, Grain::Hour, rows))
+    }
+
+    /// Distinct active users per local day (`Grain::Day`) or month
+    /// (`Grain::Month`) for the given applications (all when empty), merged
+    /// from sketch states.
+    pub async fn active_users(
+        &self,
+        range: Range,
+        grain: Grain,
+        apps: &[Uuid],
+    ) -> Result<Vec<IntervalCount>> {
+        let sql = match grain {
+            Grain::Day => include_str!("queries/active_users_daily.sql"),
+            Grain::Month => include_str!("queries/active_users_monthly.sql"),
+            Grain::Hour => {
+                return Err(Error::InvalidArgument(
+                    "active users are daily or monthly".into(),
+                ))
+            }
+        };
+        let (from_day, to_day) = range.local_days();
+        let rows: Vec<Interval> = self
+            .client
+            .query(sql)
+            .param("tz", range.tz.name())
+            .param("from_day", from_day.to_string())
+            .param("to_day", to_day.to_string())
+            .param("apps", apps)
+            .fetch_all()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| IntervalCount {
+                interval: r.interval,
+                count: r.count,
+            })
+            .collect())
+    }
+
+    /// Distinct users active anywhere in the range's local days.
+    pub async fn distinct_active(&self, range: Range, apps: &[Uuid]) -> Result<u64> {
+        let (from_day, to_day) = range.local_days();
+        Ok(self
+            .client
+            .query(include_str!("queries/active_users_range.sql"))
+            .param("tz", range.tz.name())
+            .param("from_day", from_day.to_string())
+            .param("to_day", to_day.to_string())
+            .param("apps", apps)
+            .fetch_one::<u64>()
+            .await?)
+    }
+
+    /// FusionAuth totals: per-application logins and registrations, global
+    /// registrations.
+    pub async fn totals(&self) -> Result<Totals> {
+        let apps: Vec<AppTotals> = self
+            .client
+            .query(include_str!("queries/app_totals.sql"))
+            .fetch_all()
+            .await?;
+        let g: Created = self
+            .client
+            .query(include_str!("queries/global_registrations.sql"))
+            .fetch_one()
+            .await?;
+        Ok(Totals {
+            apps,
+            global_registrations: g.created as i64 - g.deleted as i64,
+            total_global_registrations: g.created,
+        })
+    }
+
+    /// Janssen statistics for the local months of `range`: MAU from merged
+    /// sketch states, tokens per grant type and token type.
+    pub async fn month_stats(&self, range: Range) -> Result<MonthStats> {
+        let (from_day, to_day) = range.local_days();
+        let mau: Vec<MonthCount> = self
+            .client
+            .query(include_str!("queries/mau_by_month.sql"))
+            .param("tz", range.tz.name())
+            .param("from_day", from_day.to_string())
+            .param("to_day", to_day.to_string())
+            .fetch_all()
+            .await?;
+        let tokens: Vec<TokenCount> = self
+            .client
+            .query(include_str!("queries/tokens_by_month.sql"))
+            .param("tz", range.tz.name())
+            .param("from", range.from.timestamp())
+            .param("to", range.to.timestamp())
+            .fetch_all()
+            .await?;
+        let mut stats = MonthStats {
+            mau: mau.into_iter().map(|m| (m.ym, m.count)).collect(),
+            ..Default::default()
+        };
+        for t in tokens {
+            *stats
+                .tokens
+                .entry(t.month)
+                .or_default()
+                .entry(t.grant_type)
+                .or_default()
+                .entry(t.token_type)
+                .or_default() += t.count;
+        }
+        Ok(stats)
     }
 }
 

@@ -2,6 +2,9 @@
 //! deploy scripts on free ports, data under a temp dir, stopped by PID.
 #![allow(dead_code)]
 
+pub mod admin;
+pub mod pipeline;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -61,7 +64,13 @@ impl Stack {
             .env("CH_TCP_PORT", self.ch_tcp.to_string())
             .env("CH_DATA", self.dir.join("clickhouse"))
             .env("BROKER_PORT", self.broker.to_string())
-            .env("BROKER_DATA", self.dir.join("broker"));
+            .env("BROKER_DATA", self.dir.join("broker"))
+            // No test restarts the broker: memory storage keeps produce fast
+            // (sqlite storage syncs every write and is IO-bound here).
+            .env(
+                "BROKER_STORAGE",
+                std::env::var("TEST_BROKER_STORAGE").unwrap_or_else(|_| "memory".into()),
+            );
         c
     }
 
@@ -92,6 +101,29 @@ impl Stack {
                 "--max-time",
                 "30",
                 &self.ch_url(),
+                "--data-binary",
+                sql,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "query failed: {sql}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a statement with `database` as the default database.
+    pub fn query_in(&self, database: &str, sql: &str) -> String {
+        let url = format!("{}/?database={database}", self.ch_url());
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                "--max-time",
+                "30",
+                &url,
                 "--data-binary",
                 sql,
             ])
@@ -160,8 +192,12 @@ impl Stack {
     }
 
     pub fn migrate(&self, database: &str) {
+        self.migrate_zones(database, "UTC");
+    }
+
+    pub fn migrate_zones(&self, database: &str, zones: &str) {
         let out = Command::new(env!("CARGO_BIN_EXE_authpulse"))
-            .args(["migrate", "--database", database])
+            .args(["migrate", "--database", database, "--timezones", zones])
             .env("AUTHPULSE_CLICKHOUSE_URL", self.ch_url())
             .output()
             .unwrap();
@@ -206,12 +242,15 @@ impl Stack {
     }
 }
 
-/// Produces `(key, payload)` messages and waits for every ack.
+/// Produces `(key, payload)` messages and waits for every ack. Messages are
+/// enqueued without waiting (send_result), so librdkafka batches them.
 pub fn produce(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("message.timeout.ms", "60000")
-        .set("linger.ms", "10")
+        .set("message.timeout.ms", "120000")
+        .set("linger.ms", "20")
+        .set("queue.buffering.max.messages", "200000")
         .create()
         .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -219,21 +258,32 @@ pub fn produce(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut pending = Vec::new();
+        let mut pending = std::collections::VecDeque::new();
         for (key, payload) in messages {
-            let fut = producer.send(
-                FutureRecord::to(topic).key(key).payload(payload),
-                Duration::from_secs(60),
-            );
-            pending.push(fut);
-            if pending.len() >= 1000 {
-                for f in pending.drain(..) {
-                    f.await.unwrap_or_else(|(e, _)| panic!("produce: {e}"));
+            loop {
+                match producer.send_result(FutureRecord::to(topic).key(key).payload(payload)) {
+                    Ok(delivery) => {
+                        pending.push_back(delivery);
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        // Wait for the oldest delivery to make room.
+                        if let Some(d) = pending.pop_front() {
+                            d.await
+                                .unwrap()
+                                .unwrap_or_else(|(e, _)| panic!("produce: {e}"));
+                        } else {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                    Err((e, _)) => panic!("produce: {e}"),
                 }
             }
         }
-        for f in pending {
-            f.await.unwrap_or_else(|(e, _)| panic!("produce: {e}"));
+        for d in pending {
+            d.await
+                .unwrap()
+                .unwrap_or_else(|(e, _)| panic!("produce: {e}"));
         }
     });
 }

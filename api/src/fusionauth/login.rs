@@ -1,32 +1,55 @@
 use std::collections::HashMap;
 
-use authpulse_rollup::{total, Grain, IntervalCount, Range};
+use authpulse_rollup::{total, Grain, IntervalCount, LoginFilter, Range};
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Serialize;
 
-use super::params;
-use crate::auth::ApiKey;
-use crate::error::Result;
+use super::{authorize, params};
+use crate::auth::Auth;
+use crate::error::{ApiError, Result};
 use crate::AppState;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LoginReport {
-    hourly_counts: Vec<IntervalCount>,
-    total: u64,
+pub struct HourlyReport {
+    pub hourly_counts: Vec<IntervalCount>,
+    pub total: u64,
 }
 
-/// `GET /api/report/login`: successful logins per hour of the report timezone.
+/// `GET /api/report/login`: successful logins per hour of the report
+/// timezone, for all applications or one, optionally for one user
+/// (`userId`) or login id (`loginId`).
 pub async fn handler(
-    _key: ApiKey,
+    auth: Auth,
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<LoginReport>> {
-    let p = params::parse(&q)?;
+) -> Result<Json<HourlyReport>> {
+    authorize(&auth)?;
+    let p = params::parse(&q);
+    let user = params::uuid(&q, "userId");
+    let login_id = q
+        .get("loginId")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let (p, user) = match (p, user) {
+        (Ok(p), Ok(u)) => (p, u),
+        (p, u) => {
+            return Err([p.err(), u.err()]
+                .into_iter()
+                .flatten()
+                .reduce(ApiError::merge)
+                .expect("one failed"))
+        }
+    };
     let range = Range::new(state.config.report_tz, Grain::Hour, p.start, p.end)?;
-    let hourly_counts = state.store.login_counts(range, p.application_id).await?;
-    Ok(Json(LoginReport {
+    let filter = LoginFilter {
+        application: p.application_id,
+        user,
+        login_id,
+    };
+    let hourly_counts = state.store.login_counts(range, &filter).await?;
+    Ok(Json(HourlyReport {
         total: total(&hourly_counts),
         hourly_counts,
     }))

@@ -75,3 +75,13 @@ fn millis(q: &HashMap<String, String>, name: &str) -> Result<i64> {
             }),
     }
 }
+
+/// An optional UUID parameter.
+pub fn uuid(q: &HashMap<String, String>, name: &str) -> Result<Option<Uuid>> {
+    match q.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => Uuid::parse_str(s).map(Some).map_err(|_| {
+            ApiError::field(name, "invalid", format!("{name} [{s}] is not a valid UUID"))
+        }),
+    }
+}

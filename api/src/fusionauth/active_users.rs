@@ -1,0 +1,65 @@
+use std::collections::HashMap;
+
+use authpulse_rollup::{total, Grain, IntervalCount, Range};
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Serialize;
+
+use super::{authorize, params};
+use crate::auth::Auth;
+use crate::error::Result;
+use crate::AppState;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyReport {
+    daily_active_users: Vec<IntervalCount>,
+    total: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthlyReport {
+    monthly_active_users: Vec<IntervalCount>,
+    total: u64,
+}
+
+async fn counts(
+    state: &AppState,
+    q: &HashMap<String, String>,
+    grain: Grain,
+) -> Result<Vec<IntervalCount>> {
+    let p = params::parse(q)?;
+    let range = Range::new(state.config.report_tz, grain, p.start, p.end)?;
+    let apps: Vec<_> = p.application_id.into_iter().collect();
+    Ok(state.store.active_users(range, grain, &apps).await?)
+}
+
+/// `GET /api/report/daily-active-users` (and `daily-active-user`): distinct
+/// users with a successful login per local day; `total` is the sum.
+pub async fn daily(
+    auth: Auth,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<DailyReport>> {
+    authorize(&auth)?;
+    let daily_active_users = counts(&state, &q, Grain::Day).await?;
+    Ok(Json(DailyReport {
+        total: total(&daily_active_users),
+        daily_active_users,
+    }))
+}
+
+/// `GET /api/report/monthly-active-users` (and `monthly-active-user`).
+pub async fn monthly(
+    auth: Auth,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<MonthlyReport>> {
+    authorize(&auth)?;
+    let monthly_active_users = counts(&state, &q, Grain::Month).await?;
+    Ok(Json(MonthlyReport {
+        total: total(&monthly_active_users),
+        monthly_active_users,
+    }))
+}

@@ -1,0 +1,31 @@
+use std::collections::HashMap;
+
+use authpulse_rollup::{total, Grain, Range};
+use axum::extract::{Query, State};
+use axum::Json;
+
+use super::login::HourlyReport;
+use super::{authorize, params};
+use crate::auth::Auth;
+use crate::error::Result;
+use crate::AppState;
+
+/// `GET /api/report/registration`: registrations per hour of the report
+/// timezone.
+pub async fn handler(
+    auth: Auth,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<HourlyReport>> {
+    authorize(&auth)?;
+    let p = params::parse(&q)?;
+    let range = Range::new(state.config.report_tz, Grain::Hour, p.start, p.end)?;
+    let hourly_counts = state
+        .store
+        .registration_counts(range, p.application_id)
+        .await?;
+    Ok(Json(HourlyReport {
+        total: total(&hourly_counts),
+        hourly_counts,
+    }))
+}

@@ -1,0 +1,281 @@
+//! SSO org analytics (`/api/organizations/:org_slug/analytics/...`): login
+//! trends, logins by service and by provider (from the 15-minute login
+//! rollup) and the most recent logins (raw `login_events`). Counts are of
+//! successful logins. Any membership in the org (Owner, Admin, Member)
+//! grants access; see docs/api.md.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, Result};
+use crate::AppState;
+
+/// Default range: the 30 days before `end_date` (through today by default).
+pub const DEFAULT_DAYS: i64 = 30;
+/// Default and largest `limit` of recent logins.
+pub const DEFAULT_RECENT: u32 = 10;
+pub const MAX_RECENT: u32 = authpulse_rollup::MAX_RECENT_LOGINS;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/organizations/{org_slug}/analytics/login-trends",
+            get(login_trends),
+        )
+        .route(
+            "/api/organizations/{org_slug}/analytics/logins-by-service",
+            get(by_service),
+        )
+        .route(
+            "/api/organizations/{org_slug}/analytics/logins-by-provider",
+            get(by_provider),
+        )
+        .route(
+            "/api/organizations/{org_slug}/analytics/recent-logins",
+            get(recent_logins),
+        )
+}
+
+#[derive(Serialize)]
+struct DateCount {
+    date: String,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct ServiceCount {
+    service_id: Uuid,
+    service_name: String,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct ProviderCount {
+    provider: String,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct RecentLogin {
+    id: Uuid,
+    user_id: Uuid,
+    service_id: Uuid,
+    provider: String,
+    created_at: String,
+}
+
+/// 403 unless the caller is a member of the org; then 404 unless the slug
+/// is known. Returns the org id.
+async fn org(auth: &Auth, state: &AppState, slug: &str) -> Result<Uuid> {
+    if auth.0.role_in(slug).is_none() {
+        return Err(ApiError::Forbidden);
+    }
+    state
+        .store
+        .org_by_slug(slug)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+fn date(q: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>> {
+    match q.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => {
+            let valid = s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
+            valid
+                .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                .flatten()
+                .filter(|d| (1970..=9998).contains(&chrono::Datelike::year(d)))
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::Invalid(format!("{name} must be a date in YYYY-MM-DD format"))
+                })
+        }
+    }
+}
+
+/// `start_date..=end_date` (UTC days); default the last 30 days through
+/// today; a missing start is 30 days before the end.
+fn range(q: &HashMap<String, String>) -> Result<(NaiveDate, NaiveDate)> {
+    let start = date(q, "start_date")?;
+    let end = date(q, "end_date")?;
+    let end = end.unwrap_or_else(|| Utc::now().date_naive());
+    let start = start.unwrap_or(end - Duration::days(DEFAULT_DAYS));
+    if end < start {
+        return Err(ApiError::Invalid(
+            "end_date must not be before start_date".into(),
+        ));
+    }
+    Ok((start, end))
+}
+
+/// `limit`: default 10, clamped to 1..=100; any integer is accepted
+/// (huge or negative ones are clamped), anything else is a 400.
+fn limit(q: &HashMap<String, String>) -> Result<u32> {
+    let Some(s) = q.get("limit").map(|s| s.trim()).filter(|s| !s.is_empty()) else {
+        return Ok(DEFAULT_RECENT);
+    };
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::Invalid("limit must be an integer".into()));
+    }
+    if negative {
+        return Ok(1);
+    }
+    let n = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Ok(n.clamp(1, u64::from(MAX_RECENT)) as u32)
+}
+
+async fn login_trends(
+    auth: Auth,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<DateCount>>> {
+    let org = org(&auth, &state, &slug).await?;
+    let (from, to) = range(&q)?;
+    let days = state.store.org_login_days(org, from, to).await?;
+    Ok(Json(
+        days.into_iter()
+            .map(|d| DateCount {
+                date: d.date,
+                count: d.count,
+            })
+            .collect(),
+    ))
+}
+
+async fn by_service(
+    auth: Auth,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<ServiceCount>>> {
+    let org = org(&auth, &state, &slug).await?;
+    let (from, to) = range(&q)?;
+    let rows = state.store.org_logins_by_service(org, from, to).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ServiceCount {
+                service_id: r.service_id,
+                service_name: r.service_name,
+                count: r.count,
+            })
+            .collect(),
+    ))
+}
+
+async fn by_provider(
+    auth: Auth,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<ProviderCount>>> {
+    let org = org(&auth, &state, &slug).await?;
+    let (from, to) = range(&q)?;
+    let rows = state.store.org_logins_by_provider(org, from, to).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ProviderCount {
+                provider: r.provider,
+                count: r.count,
+            })
+            .collect(),
+    ))
+}
+
+async fn recent_logins(
+    auth: Auth,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<RecentLogin>>> {
+    let org = org(&auth, &state, &slug).await?;
+    let limit = limit(&q)?;
+    let rows = state.store.recent_logins(org, limit).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| RecentLogin {
+                id: r.id,
+                user_id: r.user_id,
+                service_id: r.service_id,
+                provider: r.provider,
+                created_at: iso_millis(r.created_at_ms),
+            })
+            .collect(),
+    ))
+}
+
+/// `2025-01-15T14:32:18.123Z`
+pub(crate) fn iso_millis(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn limits_clamp() {
+        assert_eq!(limit(&q(&[])).unwrap(), 10);
+        assert_eq!(limit(&q(&[("limit", "0")])).unwrap(), 1);
+        assert_eq!(limit(&q(&[("limit", "-7")])).unwrap(), 1);
+        assert_eq!(limit(&q(&[("limit", "50")])).unwrap(), 50);
+        assert_eq!(
+            limit(&q(&[("limit", "99999999999999999999999999")])).unwrap(),
+            100
+        );
+        assert!(limit(&q(&[("limit", "ten")])).is_err());
+        assert!(limit(&q(&[("limit", "1.5")])).is_err());
+    }
+
+    #[test]
+    fn dates() {
+        let (a, b) = range(&q(&[
+            ("start_date", "2025-01-01"),
+            ("end_date", "2025-01-31"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (a.to_string(), b.to_string()),
+            ("2025-01-01".into(), "2025-01-31".into())
+        );
+        let (a, b) = range(&q(&[("end_date", "2025-01-31")])).unwrap();
+        assert_eq!((b - a).num_days(), 30);
+        for bad in [
+            "2025-1-01",
+            "2025-02-30",
+            "yesterday",
+            "20250101",
+            "2025-01-01T00:00:00Z",
+        ] {
+            assert!(range(&q(&[("start_date", bad)])).is_err(), "{bad}");
+        }
+        assert!(range(&q(&[
+            ("start_date", "2025-02-01"),
+            ("end_date", "2025-01-31")
+        ]))
+        .is_err());
+        assert_eq!(iso_millis(1_736_951_538_000), "2025-01-15T14:32:18.000Z");
+    }
+}

@@ -1,0 +1,140 @@
+//! Entity change history (`/api/admin/{organizations,applications,clients}/:id/history`,
+//! `/api/admin/organizations/:orgId/users/:userId/history`): the entity's
+//! audit entries, newest first, keyset-paginated with opaque cursors.
+
+use std::collections::HashMap;
+
+use authpulse_rollup::{HistoryCursor, HistoryQuery};
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::audit::{metadata, opt};
+use super::{cursor, positive, text};
+use crate::auth::Auth;
+use crate::error::{ApiError, Result};
+use crate::orgs::iso_millis;
+use crate::AppState;
+
+pub const DEFAULT_LIMIT: u64 = 20;
+pub const MAX_LIMIT: u64 = 100;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry {
+    id: String,
+    event_type: String,
+    actor_id: Option<String>,
+    metadata: Value,
+    ip_address: Option<String>,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct History {
+    data: Vec<Entry>,
+    has_more: bool,
+    next_cursor: Option<String>,
+}
+
+pub async fn organization(
+    auth: Auth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<History>> {
+    auth.0.require("org:read")?;
+    history(&state, "organization", id, None, &q).await
+}
+
+pub async fn application(
+    auth: Auth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<History>> {
+    auth.0.require("app:read")?;
+    history(&state, "application", id, None, &q).await
+}
+
+pub async fn client(
+    auth: Auth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<History>> {
+    auth.0.require("client:read")?;
+    history(&state, "client", id, None, &q).await
+}
+
+pub async fn user(
+    auth: Auth,
+    State(state): State<AppState>,
+    Path((org_id, user_id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<History>> {
+    auth.0.require("user:read")?;
+    let org = Uuid::parse_str(org_id.trim())
+        .map_err(|_| ApiError::Invalid("orgId must be a UUID".into()))?;
+    history(&state, "user", user_id, Some(org), &q).await
+}
+
+async fn history(
+    state: &AppState,
+    entity_type: &str,
+    entity_id: String,
+    org_id: Option<Uuid>,
+    q: &HashMap<String, String>,
+) -> Result<Json<History>> {
+    if entity_id.trim().is_empty() || entity_id.chars().count() > 1024 {
+        return Err(ApiError::Invalid("invalid entity id".into()));
+    }
+    let limit = positive(q, "limit", DEFAULT_LIMIT, MAX_LIMIT)? as u32;
+    let after = match q.get("after").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            cursor::decode(s)
+                .ok_or_else(|| ApiError::Invalid("after is not a valid cursor".into()))?,
+        ),
+    };
+    let query = HistoryQuery {
+        entity_type: entity_type.to_string(),
+        entity_id,
+        org_id,
+        event_type_prefix: text(q, "event_type")?.unwrap_or_default(),
+        after,
+        limit,
+    };
+    let page = state.store.history(&query).await?;
+    let next_cursor = page
+        .has_more
+        .then(|| {
+            page.rows.last().map(|r| {
+                cursor::encode(HistoryCursor {
+                    created_at_ms: r.created_at_ms,
+                    id: r.id,
+                })
+            })
+        })
+        .flatten();
+    let data = page
+        .rows
+        .into_iter()
+        .map(|r| Entry {
+            id: r.id.to_string(),
+            event_type: r.action,
+            actor_id: opt(r.actor_id),
+            metadata: metadata(&r.metadata),
+            ip_address: opt(r.ip_address),
+            created_at: iso_millis(r.created_at_ms),
+        })
+        .collect();
+    Ok(Json(History {
+        data,
+        has_more: page.has_more,
+        next_cursor,
+    }))
+}

@@ -1,0 +1,568 @@
+//! Queries behind the Porta admin API (statistics, audit log, entity
+//! history, retention) and the SSO org analytics. Counts come from rollups;
+//! listings read the raw tables by their keys. Every request value is bound
+//! as a server-side parameter.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use clickhouse::Row;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::reports::Store;
+
+/// The configuration key holding the audit retention in days.
+pub const AUDIT_RETENTION_DAYS: &str = "audit_retention_days";
+/// Retention used while `audit_retention_days` is unset.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
+/// Largest accepted retention (100 years).
+pub const MAX_AUDIT_RETENTION_DAYS: u32 = 36_500;
+/// Keys `config set` accepts.
+pub const CONFIG_KEYS: [&str; 1] = [AUDIT_RETENTION_DAYS];
+
+/// Checks a configuration key and value; returns the normalized value.
+pub fn validate_config(key: &str, value: &str) -> Result<String> {
+    match key {
+        AUDIT_RETENTION_DAYS => {
+            let days: u32 = value.trim().parse().map_err(|_| {
+                Error::InvalidArgument(format!(
+                    "{key} must be a whole number of days, got {value:?}"
+                ))
+            })?;
+            if days == 0 || days > MAX_AUDIT_RETENTION_DAYS {
+                return Err(Error::InvalidArgument(format!(
+                    "{key} must be between 1 and {MAX_AUDIT_RETENTION_DAYS}, got {days}"
+                )));
+            }
+            Ok(days.to_string())
+        }
+        _ => Err(Error::InvalidArgument(format!(
+            "unknown configuration key {key:?} (known: {})",
+            CONFIG_KEYS.join(", ")
+        ))),
+    }
+}
+
+/// Logins of one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`
+    pub date: String,
+    pub count: u64,
+}
+
+/// Logins of one application ("service").
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct ServiceCount {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub service_id: Uuid,
+    /// Latest application name seen; empty when none was ever sent.
+    pub service_name: String,
+    pub count: u64,
+}
+
+/// Logins through one provider.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct ProviderCount {
+    pub provider: String,
+    pub count: u64,
+}
+
+/// One successful login.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct RecentLogin {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub user_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub service_id: Uuid,
+    pub provider: String,
+    pub created_at_ms: i64,
+}
+
+/// Largest `limit` of [`Store::recent_logins`].
+pub const MAX_RECENT_LOGINS: u32 = 100;
+
+/// Dashboard statistics (Porta `GET /api/admin/stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminStats {
+    /// entity type → status → count (`organization`, `user`, `application`,
+    /// `client`); types and statuses without entities are absent.
+    pub entities: BTreeMap<String, BTreeMap<String, u64>>,
+    pub active_sessions: u64,
+    pub unique_users: u64,
+    pub logins_last_24h: u64,
+    pub failed_logins_last_24h: u64,
+    pub new_users_last_7d: u64,
+    pub new_orgs_last_7d: u64,
+}
+
+/// Start of the 15-minute bucket holding `t`.
+pub fn bucket_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    let s = t.timestamp();
+    Utc.timestamp_opt(s - s.rem_euclid(900), 0)
+        .single()
+        .unwrap_or(t)
+}
+
+/// The first 15-minute bucket counted as "within `window` before `now`":
+/// the one holding `now - window`. Buckets from it through the one holding
+/// `now` are counted.
+pub fn window_start(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
+    bucket_start(now - window)
+}
+
+/// Filters of the audit log listing; `None` = any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub organization_id: Option<String>,
+    /// Inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// Inclusive.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct AuditRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    pub created_at_ms: i64,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub actor_id: String,
+    pub actor_email: String,
+    pub organization_id: String,
+    /// Compact JSON object text.
+    pub metadata: String,
+    pub ip_address: String,
+}
+
+/// One page of the audit log and the number of matching entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    pub total: u64,
+    pub rows: Vec<AuditRow>,
+}
+
+/// A position in an entity history: the last entry of the previous page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryCursor {
+    pub created_at_ms: i64,
+    pub id: Uuid,
+}
+
+/// Which history to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// `organization`, `application`, `client` or `user`.
+    pub entity_type: String,
+    pub entity_id: String,
+    /// Only entries of this tenant (user history under an organization).
+    pub org_id: Option<Uuid>,
+    /// Only actions starting with this (empty = all).
+    pub event_type_prefix: String,
+    pub after: Option<HistoryCursor>,
+    pub limit: u32,
+}
+
+/// One history entry.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct HistoryRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    pub created_at_ms: i64,
+    pub action: String,
+    pub actor_id: String,
+    pub metadata: String,
+    pub ip_address: String,
+}
+
+/// One page of history; `has_more` when older entries follow `rows`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub rows: Vec<HistoryRow>,
+    pub has_more: bool,
+}
+
+/// What an audit cleanup did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cleanup {
+    pub deleted: u64,
+    pub retention_days: u32,
+    pub cutoff: DateTime<Utc>,
+}
+
+/// The cleanup cutoff: midnight UTC of the day `retention_days` before
+/// today (entries strictly older are deleted).
+pub fn cleanup_cutoff(now: DateTime<Utc>, retention_days: u32) -> DateTime<Utc> {
+    let today = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    today - Duration::days(i64::from(retention_days))
+}
+
+#[derive(Row, Deserialize)]
+struct OrgBySlug {
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    n: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct StatusCount {
+    entity_type: String,
+    status: String,
+    count: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct Sessions {
+    sessions: u64,
+    users: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct Activity {
+    logins: u64,
+    failed: u64,
+    new_users: u64,
+    new_orgs: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct ConfigValue {
+    value: String,
+    n: u64,
+}
+
+/// `[from 00:00, to + 1 day 00:00)` in UTC seconds.
+fn day_bounds(from: NaiveDate, to: NaiveDate) -> Result<(i64, i64)> {
+    if to < from {
+        return Err(Error::InvalidArgument(
+            "end_date is before start_date".into(),
+        ));
+    }
+    let start = from
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp();
+    let end = (to + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp();
+    Ok((start, end))
+}
+
+const AUDIT_LIST: &str = concat!(
+    include_str!("queries/admin/audit_list_head.sql"),
+    include_str!("queries/admin/audit_filter.sql"),
+    include_str!("queries/admin/audit_list_tail.sql"),
+);
+const AUDIT_COUNT: &str = concat!(
+    include_str!("queries/admin/audit_count_head.sql"),
+    include_str!("queries/admin/audit_filter.sql"),
+);
+
+fn bind_audit_filter(q: clickhouse::query::Query, f: &AuditFilter) -> clickhouse::query::Query {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    q.param("any_action", f.action.is_none())
+        .param("action", s(&f.action))
+        .param("any_entity_type", f.entity_type.is_none())
+        .param("entity_type", s(&f.entity_type))
+        .param("any_entity_id", f.entity_id.is_none())
+        .param("entity_id", s(&f.entity_id))
+        .param("any_actor", f.actor_id.is_none())
+        .param("actor_id", s(&f.actor_id))
+        .param("any_org", f.organization_id.is_none())
+        .param("organization_id", s(&f.organization_id))
+        .param("any_from", f.from.is_none())
+        .param("from_ms", f.from.map_or(0, |t| t.timestamp_millis()))
+        .param("any_to", f.to.is_none())
+        .param("to_ms", f.to.map_or(0, |t| t.timestamp_millis()))
+}
+
+impl Store {
+    /// The organization id of `slug`, if any event of it was stored.
+    pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Uuid>> {
+        let row: OrgBySlug = self
+            .client
+            .query(include_str!("queries/admin/org_by_slug.sql"))
+            .param("slug", slug)
+            .fetch_one()
+            .await?;
+        Ok((row.n > 0).then_some(row.org_id))
+    }
+
+    /// Successful logins of `org` per UTC day `from..=to` (days without
+    /// logins absent), chronological.
+    pub async fn org_login_days(
+        &self,
+        org: Uuid,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayCount>> {
+        let (start, end) = day_bounds(from, to)?;
+        Ok(self
+            .client
+            .query(include_str!("queries/admin/org_login_days.sql"))
+            .param("from", start)
+            .param("to", end)
+            .param("org_id", org)
+            .fetch_all()
+            .await?)
+    }
+
+    /// Successful logins of `org` per application over UTC days
+    /// `from..=to`, most logins first.
+    pub async fn org_logins_by_service(
+        &self,
+        org: Uuid,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ServiceCount>> {
+        let (start, end) = day_bounds(from, to)?;
+        Ok(self
+            .client
+            .query(include_str!("queries/admin/org_logins_by_service.sql"))
+            .param("from", start)
+            .param("to", end)
+            .param("org_id", org)
+            .fetch_all()
+            .await?)
+    }
+
+    /// Successful logins of `org` per provider over UTC days `from..=to`,
+    /// most logins first.
+    pub async fn org_logins_by_provider(
+        &self,
+        org: Uuid,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ProviderCount>> {
+        let (start, end) = day_bounds(from, to)?;
+        Ok(self
+            .client
+            .query(include_str!("queries/admin/org_logins_by_provider.sql"))
+            .param("from", start)
+            .param("to", end)
+            .param("org_id", org)
+            .fetch_all()
+            .await?)
+    }
+
+    /// The `limit` (clamped to 1..=[`MAX_RECENT_LOGINS`]) newest successful
+    /// logins of `org`, newest first (ties: larger id first).
+    pub async fn recent_logins(&self, org: Uuid, limit: u32) -> Result<Vec<RecentLogin>> {
+        Ok(self
+            .client
+            .query(include_str!("queries/admin/recent_logins.sql"))
+            .param("org_id", org)
+            .param("limit", limit.clamp(1, MAX_RECENT_LOGINS))
+            .fetch_all()
+            .await?)
+    }
+
+    /// Dashboard statistics as of `now`: entity status counts and active
+    /// sessions from the state tables (FINAL), logins of the last 24 hours
+    /// and creations of the last 7 days from the 15-minute rollups (see
+    /// [`window_start`]).
+    pub async fn admin_stats(&self, now: DateTime<Utc>) -> Result<AdminStats> {
+        let counts: Vec<StatusCount> = self
+            .client
+            .query(include_str!("queries/admin/entity_status_counts.sql"))
+            .fetch_all()
+            .await?;
+        let mut entities: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for c in counts {
+            entities
+                .entry(c.entity_type)
+                .or_default()
+                .insert(c.status, c.count);
+        }
+        let sessions: Sessions = self
+            .client
+            .query(include_str!("queries/admin/active_sessions.sql"))
+            .param("now_ms", now.timestamp_millis())
+            .fetch_one()
+            .await?;
+        let activity: Activity = self
+            .client
+            .query(include_str!("queries/admin/recent_activity.sql"))
+            .param("from", window_start(now, Duration::hours(24)).timestamp())
+            .param("from7", window_start(now, Duration::days(7)).timestamp())
+            .param("to", now.timestamp())
+            .fetch_one()
+            .await?;
+        Ok(AdminStats {
+            entities,
+            active_sessions: sessions.sessions,
+            unique_users: sessions.users,
+            logins_last_24h: activity.logins,
+            failed_logins_last_24h: activity.failed,
+            new_users_last_7d: activity.new_users,
+            new_orgs_last_7d: activity.new_orgs,
+        })
+    }
+
+    /// One page of the audit log (`offset`, `limit` rows), newest first,
+    /// and the number of entries matching `filter`.
+    pub async fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<AuditPage> {
+        let total: u64 = bind_audit_filter(self.client.query(AUDIT_COUNT), filter)
+            .fetch_one()
+            .await?;
+        let rows = if offset >= total {
+            Vec::new()
+        } else {
+            bind_audit_filter(self.client.query(AUDIT_LIST), filter)
+                .param("limit", limit)
+                .param("offset", offset)
+                .fetch_all()
+                .await?
+        };
+        Ok(AuditPage { total, rows })
+    }
+
+    /// One page of an entity's history, newest first, after `q.after`.
+    pub async fn history(&self, q: &HistoryQuery) -> Result<HistoryPage> {
+        let limit = q.limit.max(1);
+        let mut rows: Vec<HistoryRow> = self
+            .client
+            .query(include_str!("queries/admin/history.sql"))
+            .param("entity_type", &q.entity_type)
+            .param("entity_id", &q.entity_id)
+            .param("any_org", q.org_id.is_none())
+            .param("org_id", q.org_id.unwrap_or_default())
+            .param("prefix", &q.event_type_prefix)
+            .param("first", q.after.is_none())
+            .param("after_ms", q.after.map_or(0, |c| c.created_at_ms))
+            .param(
+                "after_id",
+                q.after.map(|c| c.id.to_string()).unwrap_or_default(),
+            )
+            .param("limit", limit + 1)
+            .fetch_all()
+            .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok(HistoryPage { rows, has_more })
+    }
+
+    /// The latest value of a configuration key.
+    pub async fn config_get(&self, key: &str) -> Result<Option<String>> {
+        let row: ConfigValue = self
+            .client
+            .query(include_str!("queries/admin/config_get.sql"))
+            .param("key", key)
+            .fetch_one()
+            .await?;
+        Ok((row.n > 0).then_some(row.value))
+    }
+
+    /// Stores a configuration value after [`validate_config`]; returns the
+    /// normalized value.
+    pub async fn config_set(&self, key: &str, value: &str) -> Result<String> {
+        let value = validate_config(key, value)?;
+        self.client
+            .query(include_str!("queries/admin/config_set.sql"))
+            .param("key", key)
+            .param("value", &value)
+            .execute()
+            .await?;
+        Ok(value)
+    }
+
+    /// `audit_retention_days`, or [`DEFAULT_AUDIT_RETENTION_DAYS`] when unset.
+    pub async fn audit_retention_days(&self) -> Result<u32> {
+        match self.config_get(AUDIT_RETENTION_DAYS).await? {
+            None => Ok(DEFAULT_AUDIT_RETENTION_DAYS),
+            Some(v) => validate_config(AUDIT_RETENTION_DAYS, &v)?
+                .parse()
+                .map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "stored {AUDIT_RETENTION_DAYS} {v:?} is invalid"
+                    ))
+                }),
+        }
+    }
+
+    /// Deletes the raw audit entries older than the retention (see
+    /// [`cleanup_cutoff`]). Rollups are separate tables and keep counting
+    /// the deleted entries.
+    pub async fn audit_cleanup(&self, now: DateTime<Utc>) -> Result<Cleanup> {
+        let retention_days = self.audit_retention_days().await?;
+        let cutoff = cleanup_cutoff(now, retention_days);
+        let deleted: u64 = self
+            .client
+            .query(include_str!("queries/admin/cleanup_count.sql"))
+            .param("cutoff_ms", cutoff.timestamp_millis())
+            .fetch_one()
+            .await?;
+        if deleted > 0 {
+            self.client
+                .query(include_str!("queries/admin/cleanup_delete.sql"))
+                .param("cutoff_ms", cutoff.timestamp_millis())
+                .execute()
+                .await?;
+        }
+        Ok(Cleanup {
+            deleted,
+            retention_days,
+            cutoff,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keys_are_validated() {
+        assert_eq!(validate_config(AUDIT_RETENTION_DAYS, " 30 ").unwrap(), "30");
+        assert!(validate_config(AUDIT_RETENTION_DAYS, "0").is_err());
+        assert!(validate_config(AUDIT_RETENTION_DAYS, "-1").is_err());
+        assert!(validate_config(AUDIT_RETENTION_DAYS, "36501").is_err());
+        assert!(validate_config(AUDIT_RETENTION_DAYS, "ten").is_err());
+        assert!(validate_config("retention", "30").is_err());
+    }
+
+    #[test]
+    fn windows_and_cutoffs() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 8, 10, 7, 30).unwrap();
+        assert_eq!(
+            bucket_start(now),
+            Utc.with_ymd_and_hms(2026, 3, 8, 10, 0, 0).unwrap()
+        );
+        assert_eq!(
+            window_start(now, Duration::hours(24)),
+            Utc.with_ymd_and_hms(2026, 3, 7, 10, 0, 0).unwrap()
+        );
+        assert_eq!(
+            cleanup_cutoff(now, 365),
+            Utc.with_ymd_and_hms(2025, 3, 8, 0, 0, 0).unwrap()
+        );
+        assert!(day_bounds(
+            NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,10 @@
+-- Distinct active users per local day: sketch states merged across the
+-- selected applications (all when the list is empty).
+SELECT toInt64(day) AS interval, uniqCombined64Merge(17)(users) AS count
+FROM active_users_daily
+WHERE tz = {tz:String}
+  AND day >= {from_day:Date}
+  AND day < {to_day:Date}
+  AND (empty({apps:Array(UUID)}) OR has({apps:Array(UUID)}, application_id))
+GROUP BY day
+ORDER BY day

@@ -1,0 +1,8 @@
+-- Distinct users active anywhere in a range of local days: one merge of
+-- every daily state in the range.
+SELECT uniqCombined64Merge(17)(users) AS count
+FROM active_users_daily
+WHERE tz = {tz:String}
+  AND day >= {from_day:Date}
+  AND day < {to_day:Date}
+  AND (empty({apps:Array(UUID)}) OR has({apps:Array(UUID)}, application_id))

@@ -1,0 +1,7 @@
+WHERE ({any_action:Bool} OR action = {action:String})
+  AND ({any_entity_type:Bool} OR entity_type = {entity_type:String})
+  AND ({any_entity_id:Bool} OR entity_id = {entity_id:String})
+  AND ({any_actor:Bool} OR actor_id = {actor_id:String})
+  AND ({any_org:Bool} OR organization_id = {organization_id:String})
+  AND ({any_from:Bool} OR occurred_at >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC'))
+  AND ({any_to:Bool} OR occurred_at <= fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC'))

@@ -1,0 +1,8 @@
+-- Monthly active users per local month "YYYYMM" across every application.
+SELECT formatDateTime(month, '%Y%m') AS ym, uniqCombined64Merge(17)(users) AS count
+FROM active_users_monthly
+WHERE tz = {tz:String}
+  AND month >= {from_day:Date}
+  AND month < {to_day:Date}
+GROUP BY ym
+ORDER BY ym

@@ -1,0 +1,93 @@
+//! Streams from the load generator through the real pipeline.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use authpulse_loadgen::{generate, Oracle, Profile};
+
+use super::{eventually, produce, Stack};
+
+pub const TYPES: [&str; 5] = ["login", "registration", "token", "session", "audit"];
+
+pub fn count(stack: &Stack, sql: &str) -> u64 {
+    stack
+        .query(sql)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number from {sql}"))
+}
+
+/// Produces the profile's stream to `topic` and returns its oracle.
+pub fn produce_stream(stack: &Stack, topic: &str, p: &Profile) -> Oracle {
+    let mut oracle = Oracle::new();
+    let mut batch = Vec::new();
+    for m in generate(p) {
+        oracle.observe(&m);
+        batch.push((m.key.clone(), m.payload.clone()));
+    }
+    produce(&stack.brokers(), topic, &batch);
+    oracle
+}
+
+/// Raw rows per event type.
+pub fn stored(stack: &Stack) -> BTreeMap<&'static str, u64> {
+    TYPES
+        .into_iter()
+        .map(|t| {
+            (
+                t,
+                count(stack, &format!("SELECT count() FROM authpulse.{t}_events")),
+            )
+        })
+        .collect()
+}
+
+pub fn expected(oracle: &Oracle) -> BTreeMap<&'static str, u64> {
+    let by = oracle.events_by_type();
+    TYPES
+        .into_iter()
+        .map(|t| (t, by.get(t).copied().unwrap_or(0)))
+        .collect()
+}
+
+/// Waits until the raw tables hold exactly the oracle's events.
+pub fn wait_ingested(stack: &Stack, oracle: &Oracle, logs: &[&str]) {
+    let want = expected(oracle);
+    let reached = eventually(Duration::from_secs(240), || {
+        let s = stored(stack);
+        for (k, v) in &s {
+            assert!(
+                v <= &want[k],
+                "more {k} rows than events: {s:?} vs {want:?}"
+            );
+        }
+        (s == want).then_some(())
+    });
+    if reached.is_none() {
+        let logs: String = logs
+            .iter()
+            .map(|l| format!("--- {l}\n{}", stack.log(l)))
+            .collect();
+        panic!(
+            "never caught up: stored {:?}, expected {want:?}\n{logs}",
+            stored(stack)
+        );
+    }
+}
+
+/// A stack with topics created and the schema migrated for `zones`.
+pub fn start_stack(name: &str, partitions: i32, zones: &str) -> Stack {
+    let stack = Stack::start(name);
+    stack.create_topic("auth-events", partitions);
+    stack.create_topic("auth-events-dlq", 1);
+    stack.migrate_zones("authpulse", zones);
+    stack
+}
+
+/// Produces the stream, runs one ingest consumer until it is stored.
+pub fn load(stack: &mut Stack, p: &Profile) -> Oracle {
+    let oracle = produce_stream(stack, "auth-events", p);
+    stack.spawn(&["ingest", "--batch-wait-ms", "200"], "ingest.log");
+    wait_ingested(stack, &oracle, &["ingest.log"]);
+    oracle
+}

@@ -1,0 +1,303 @@
+//! Rollup-backed queries against an independent oracle computed from the
+//! generated events: counts exactly equal, distinct users within the stated
+//! sketch error; across hour/day/month boundaries, UTC, a DST zone and a
+//! half-hour zone, late events, a timezone added after the fact, and after
+//! the raw data is dropped.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use authpulse_loadgen::{app_ids, org_ids, Oracle, Profile};
+use authpulse_rollup::{Grain, IntervalCount, LoginFilter, Range, Store};
+use chrono::{TimeZone, Utc};
+use chrono_tz::Tz;
+use common::pipeline::{load, start_stack};
+use common::*;
+use uuid::Uuid;
+
+const ZONES: [&str; 3] = ["UTC", "America/Denver", "Asia/Kolkata"];
+
+fn profile() -> Profile {
+    Profile {
+        seed: 21,
+        events: 30_000,
+        orgs: 3,
+        apps_per_org: 3,
+        users_per_org: 400,
+        // Covers both 2026 DST switches of America/Denver (Mar 8, Nov 1).
+        start: Utc.with_ymd_and_hms(2026, 2, 25, 0, 0, 0).unwrap(),
+        span: chrono::Duration::days(260),
+        late_fraction: 0.05,
+        duplicate_fraction: 0.0,
+        poison_fraction: 0.0,
+        ..Profile::default()
+    }
+}
+
+fn map(v: Vec<IntervalCount>) -> BTreeMap<i64, u64> {
+    v.into_iter().map(|c| (c.interval, c.count)).collect()
+}
+
+/// Sketch counts: uniqCombined64 is exact while a state is small and within
+/// ~1% beyond; per-day and per-month counts here are small.
+fn assert_close(got: &BTreeMap<i64, u64>, want: &BTreeMap<i64, u64>, what: &str) {
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{what}: same intervals"
+    );
+    for (k, w) in want {
+        let g = got[k];
+        let err = (g as f64 - *w as f64).abs() / (*w as f64).max(1.0);
+        assert!(err <= 0.01, "{what}: interval {k}: got {g}, exact {w}");
+    }
+}
+
+struct Fixture {
+    store: Store,
+    oracle: Oracle,
+    p: Profile,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Fixture {
+    fn range(&self, tz: Tz, grain: Grain) -> Range {
+        let start = self.p.start.timestamp_millis() - 86_400_000; // late events start earlier
+        let end = (self.p.start + self.p.span).timestamp_millis() + 86_400_000;
+        Range::new(tz, grain, start, end).unwrap()
+    }
+
+    fn check_all(&self, label: &str) {
+        let rt = &self.rt;
+        let app = app_ids(&self.p, 1)[2].0;
+        let user = authpulse_loadgen::user_id(&self.p, 0, 0);
+        let login_id = authpulse_loadgen::login_id(&self.p, 0, 1);
+        for name in ZONES {
+            let tz: Tz = name.parse().unwrap();
+            let what = |w: &str| format!("{label} {name} {w}");
+            let hour = self.range(tz, Grain::Hour);
+            let got = rt
+                .block_on(self.store.login_counts(hour, &LoginFilter::default()))
+                .unwrap();
+            assert_eq!(
+                map(got),
+                self.oracle.login_hourly(tz, None),
+                "{}",
+                what("logins")
+            );
+            let f = LoginFilter {
+                application: Some(app),
+                ..Default::default()
+            };
+            let got = rt.block_on(self.store.login_counts(hour, &f)).unwrap();
+            assert_eq!(
+                map(got),
+                self.oracle.login_hourly(tz, Some(app)),
+                "{}",
+                what("logins of one app")
+            );
+            let f = LoginFilter {
+                user: Some(user),
+                ..Default::default()
+            };
+            let got = rt.block_on(self.store.login_counts(hour, &f)).unwrap();
+            assert_eq!(
+                map(got),
+                self.oracle.login_hourly_by_user(tz, user),
+                "{}",
+                what("logins by user")
+            );
+            let f = LoginFilter {
+                login_id: Some(login_id.clone()),
+                ..Default::default()
+            };
+            let got = rt.block_on(self.store.login_counts(hour, &f)).unwrap();
+            assert_eq!(
+                map(got),
+                self.oracle.login_hourly_by_login_id(tz, &login_id),
+                "{}",
+                what("logins by loginId")
+            );
+            let got = rt
+                .block_on(self.store.registration_counts(hour, None))
+                .unwrap();
+            assert_eq!(
+                map(got),
+                self.oracle.registration_hourly(tz, None),
+                "{}",
+                what("registrations")
+            );
+
+            let day = self.range(tz, Grain::Day);
+            let got = rt
+                .block_on(self.store.active_users(day, Grain::Day, &[]))
+                .unwrap();
+            assert_close(&map(got), &self.oracle.dau(tz, &[]), &what("DAU"));
+            let got = rt
+                .block_on(self.store.active_users(day, Grain::Day, &[app]))
+                .unwrap();
+            assert_close(
+                &map(got),
+                &self.oracle.dau(tz, &[app]),
+                &what("DAU of one app"),
+            );
+            let month = self.range(tz, Grain::Month);
+            let got = rt
+                .block_on(self.store.active_users(month, Grain::Month, &[]))
+                .unwrap();
+            assert_close(&map(got), &self.oracle.mau(tz, &[]), &what("MAU"));
+
+            let stats = rt.block_on(self.store.month_stats(month)).unwrap();
+            assert_eq!(
+                stats.tokens,
+                self.oracle.tokens_by_month(tz),
+                "{}",
+                what("tokens by month")
+            );
+            let want: BTreeMap<i64, u64> = self
+                .oracle
+                .mau_by_month(tz)
+                .into_iter()
+                .enumerate()
+                .map(|(i, (_, v))| (i as i64, v))
+                .collect();
+            let got: BTreeMap<i64, u64> = stats
+                .mau
+                .into_iter()
+                .enumerate()
+                .map(|(i, (_, v))| (i as i64, v))
+                .collect();
+            assert_close(&got, &want, &what("Janssen MAU"));
+        }
+        // Active in an arbitrary range of UTC days, two apps of different orgs.
+        let apps = [app_ids(&self.p, 0)[0].0, app_ids(&self.p, 2)[1].0];
+        let from = Utc.with_ymd_and_hms(2026, 4, 10, 0, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2026, 6, 3, 0, 0, 0).unwrap();
+        let r = Range::new(
+            Tz::UTC,
+            Grain::Day,
+            from.timestamp_millis(),
+            to.timestamp_millis() - 1,
+        )
+        .unwrap();
+        let got = rt.block_on(self.store.distinct_active(r, &apps)).unwrap();
+        let want = self.oracle.distinct_active(from, to, &apps);
+        assert!(
+            (got as f64 - want as f64).abs() <= want as f64 * 0.01,
+            "{label} active in range: {got} vs {want}"
+        );
+
+        let totals = rt.block_on(self.store.totals()).unwrap();
+        let want = self.oracle.totals();
+        assert_eq!(
+            totals.global_registrations, want.global_registrations,
+            "{label} globalRegistrations"
+        );
+        assert_eq!(
+            totals.total_global_registrations, want.total_global_registrations,
+            "{label} totalGlobalRegistrations"
+        );
+        let got: BTreeMap<Uuid, (u64, i64, u64)> = totals
+            .apps
+            .iter()
+            .map(|a| {
+                (
+                    a.application_id,
+                    (a.logins, a.registrations, a.total_registrations),
+                )
+            })
+            .collect();
+        let want: BTreeMap<Uuid, (u64, i64, u64)> = want
+            .apps
+            .iter()
+            .map(|(id, a)| (*id, (a.logins, a.registrations, a.total_registrations)))
+            .collect();
+        assert_eq!(got, want, "{label} application totals");
+    }
+}
+
+#[test]
+fn rollups_equal_the_oracle_in_three_timezones_and_outlive_raw_data() {
+    // Migrate with UTC only; the other two zones are added after the data
+    // is in, which must backfill their sketches from the raw logins.
+    let mut stack = start_stack("rollup", 3, "UTC");
+    let p = profile();
+    let oracle = load(&mut stack, &p);
+    assert!(org_ids(&p).len() == 3);
+    stack.migrate_zones("authpulse", &ZONES.join(","));
+
+    let store = Store::new(authpulse_rollup::client(&stack.ch_url()).with_database("authpulse"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fx = Fixture {
+        store,
+        oracle,
+        p,
+        rt,
+    };
+    fx.check_all("with raw data");
+
+    // Reports come from rollups only: dropping every raw row changes nothing.
+    for t in common::pipeline::TYPES {
+        stack.query(&format!("TRUNCATE TABLE authpulse.{t}_events"));
+    }
+    assert_eq!(
+        stack
+            .query("SELECT count() FROM authpulse.login_events")
+            .trim(),
+        "0"
+    );
+    fx.check_all("after raw data dropped");
+}
+
+#[test]
+fn cluster_ddl_parses_and_distributed_tables_serve_a_single_node_cluster() {
+    let stack = Stack::start("cluster");
+    stack.migrate("authpulse");
+    let ddl = authpulse_rollup::cluster_ddl(
+        "authpulse_local",
+        "authpulse",
+        &[Tz::UTC, "Asia/Kolkata".parse().unwrap()],
+    );
+    let statements = authpulse_rollup::split_statements(&ddl);
+    assert!(statements.len() > 30);
+    for s in &statements {
+        // ClickHouse's own parser accepts every rendered statement.
+        let out = std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                &stack.ch_url(),
+                "--data-binary",
+                &format!("EXPLAIN AST {s}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "does not parse: {s}\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // The Distributed tables over the single-node cluster definition (the
+    // test server's config.xml) answer like the local tables.
+    let dist: Vec<&String> = statements
+        .iter()
+        .filter(|s| s.contains("ENGINE = Distributed"))
+        .collect();
+    assert!(dist.iter().any(|s| s.contains("login_counts_15m_all")));
+    for s in &dist {
+        let local = s.replace(" ON CLUSTER 'authpulse_local'", "");
+        stack.query_in("authpulse", &local);
+    }
+    stack.query("INSERT INTO authpulse.login_counts_15m VALUES ('2026-01-01 00:15:00', toUUID('00000000-0000-0000-0000-000000000007'), toUUID('00000000-0000-0000-0000-000000000001'), 'google', true, '', 5)");
+    assert_eq!(
+        stack
+            .query("SELECT sum(logins) FROM authpulse.login_counts_15m_all")
+            .trim(),
+        "5"
+    );
+}
