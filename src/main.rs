@@ -54,12 +54,7 @@ struct ApiArgs {
     #[arg(long, env = "AUTHPULSE_API_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Accepted API keys (comma-separated), sent as the raw Authorization header.
-    #[arg(
-        long = "api-key",
-        env = "AUTHPULSE_API_KEYS",
-        value_delimiter = ',',
-        required = true
-    )]
+    #[arg(long = "api-key", env = "AUTHPULSE_API_KEYS", value_delimiter = ',')]
     api_keys: Vec<String>,
     /// IANA timezone report intervals are counted in.
     #[arg(long, env = "AUTHPULSE_REPORT_TZ", default_value = "UTC")]
