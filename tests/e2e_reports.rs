@@ -446,6 +446,10 @@ fn errors_and_authentication() {
         json!({"response": [{"month": "202601", "monthly_active_users": 0, "token_count_per_granttype": {}}]})
     );
 
+    // The OpenAPI document is served without credentials.
+    let doc = get_json(&format!("{base}/openapi.json"), "");
+    assert!(doc["paths"]["/jans-auth/restv1/internal/stat"]["post"].is_object());
+
     // Health follows ClickHouse.
     let health = format!("{base}/jans-auth/sys/health-check");
     assert_eq!(

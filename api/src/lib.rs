@@ -66,11 +66,19 @@ pub fn router(config: Config, store: Store) -> Router {
         store,
     };
     Router::new()
+        .route("/openapi.json", axum::routing::get(openapi))
         .merge(fusionauth::routes())
         .merge(janssen::routes())
         .merge(orgs::routes())
         .merge(porta::routes())
         .with_state(state)
+}
+
+/// The OpenAPI 3.1 document of every endpoint (api/openapi.json).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
@@ -83,4 +91,29 @@ pub async fn serve(
     axum::serve(listener, router(config, store))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route the router serves is documented, and nothing else.
+    #[test]
+    fn openapi_documents_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let mut documented: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+        let mut served: Vec<String> = [
+            include_str!("fusionauth/mod.rs"),
+            include_str!("janssen.rs"),
+            include_str!("orgs.rs"),
+            include_str!("porta/mod.rs"),
+            include_str!("lib.rs").split("#[cfg(test)]").next().unwrap(),
+        ]
+        .iter()
+        .flat_map(|src| src.split(".route(").skip(1))
+        .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next().map(str::to_string))
+        .collect();
+        documented.sort();
+        served.sort();
+        served.dedup();
+        assert_eq!(documented, served);
+    }
 }
