@@ -301,3 +301,50 @@ fn cluster_ddl_parses_and_distributed_tables_serve_a_single_node_cluster() {
         "5"
     );
 }
+
+#[test]
+fn portable_sketches_of_two_deployments_union_to_the_distinct_users() {
+    let mut stack = start_stack("sketch", 2, "UTC");
+    let p = Profile { events: 20_000, users_per_org: 3_000, span: chrono::Duration::days(25), ..profile() };
+    load(&mut stack, &p);
+    // A second deployment (its own database): a third of the first one's
+    // users plus 4000 users of its own, in the same month.
+    stack.migrate("authpulse_b");
+    stack.query(
+        "INSERT INTO authpulse_b.login_events SELECT * FROM authpulse.login_events WHERE cityHash64(user_id) % 3 = 0",
+    );
+    stack.query(
+        "INSERT INTO authpulse_b.login_events (event_id, occurred_at, org_id, application_id, user_id, login_id, success, provider) \
+         SELECT generateUUIDv4(), toDateTime64('2026-03-10 12:00:00', 3, 'UTC'), toUUID('00000000-0000-0000-0000-0000000000b0'), \
+                toUUID('00000000-0000-0000-0000-0000000000b1'), reinterpretAsUUID(toFixedString(concat('user-b-', leftPad(toString(number), 8, '0')), 16)), \
+                concat('b', toString(number)), true, 'password' FROM numbers(4000)",
+    );
+    let month = "202603";
+    let exact: f64 = stack
+        .query(
+            "SELECT uniqExact(user_id) FROM (SELECT user_id FROM authpulse.login_events WHERE success AND toYYYYMM(occurred_at) = 202603 \
+             UNION ALL SELECT user_id FROM authpulse_b.login_events WHERE success AND toYYYYMM(occurred_at) = 202603)",
+        )
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(exact > 4000.0);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authpulse"))
+            .args(args)
+            .env("AUTHPULSE_CLICKHOUSE_URL", stack.ch_url())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let a = stack.dir.join("a.json");
+    let b = stack.dir.join("b.json");
+    run(&["sketch", "export", "--month", month, "--scope", "a", "--out", a.to_str().unwrap()]);
+    run(&["sketch", "export", "--database", "authpulse_b", "--month", month, "--scope", "b", "--out", b.to_str().unwrap()]);
+    let estimate: f64 = run(&["sketch", "union", a.to_str().unwrap(), b.to_str().unwrap()]).trim().parse().unwrap();
+    // HLL with 2^14 registers: standard error 0.81 %; allow three of them.
+    assert!((estimate - exact).abs() <= exact * 0.025, "union estimate {estimate} vs exact {exact}");
+    // The exported sketches are kept in ClickHouse beside the rollups.
+    assert_eq!(stack.query("SELECT count() FROM authpulse.portable_sketches WHERE month = '202603'").trim(), "1");
+}

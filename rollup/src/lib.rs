@@ -6,6 +6,7 @@ mod cluster;
 mod error;
 mod migrate;
 mod reports;
+mod sketch;
 mod zone;
 
 pub use admin::{
@@ -17,6 +18,7 @@ pub use admin::{
 pub use error::{Error, Result};
 pub use migrate::{cluster_ddl, migrate, split_statements, Report as MigrateReport};
 pub use reports::{total, AppTotals, IntervalCount, LoginFilter, MonthStats, Range, Store, Totals};
+pub use sketch::{union as union_sketches, PortableSketch};
 pub use zone::{interval, next, parse_tz, truncate, Grain};
 
 /// Builds a ClickHouse HTTP client for `url` (no database selected).

@@ -25,6 +25,7 @@ const MIGRATIONS: &[Migration] = migrations![
     2 => "0002_raw_events.sql",
     3 => "0003_rollups.sql",
     4 => "0004_admin.sql",
+    5 => "0005_portable_sketches.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
