@@ -118,7 +118,7 @@ const INGEST: &[&str] = &["ingest", "--batch-rows", "700", "--batch-wait-ms", "1
 #[test]
 fn sigkill_mid_batch_loses_and_duplicates_nothing() {
     let mut stack = start_stack("sigkill", 4);
-    let oracle = produce_stream(&stack, "auth-events", &profile(11, 24_000, 0.0, 0.01));
+    let oracle = produce_stream(&stack, "auth-events", &profile(11, 24_000, 0.03, 0.01));
     let mut logs = Vec::new();
     for round in 0..5 {
         let log = format!("ingest-{round}.log");
@@ -174,9 +174,64 @@ fn poison_and_resent_messages_two_consumers() {
         oracle.duplicates() > 100 && oracle.poison_by_reason().len() == 4,
         "the stream has every kind of bad input"
     );
-    stack.spawn(INGEST, "ingest-a.log");
-    stack.spawn(INGEST, "ingest-b.log");
+    let (ma, mb) = (free_port(), free_port());
+    let with_metrics = |port: u16| {
+        let mut a: Vec<String> = INGEST.iter().map(|s| s.to_string()).collect();
+        a.extend(["--metrics-listen".to_string(), format!("127.0.0.1:{port}")]);
+        a
+    };
+    let (a, b) = (with_metrics(ma), with_metrics(mb));
+    stack.spawn(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        "ingest-a.log",
+    );
+    stack.spawn(
+        &b.iter().map(String::as_str).collect::<Vec<_>>(),
+        "ingest-b.log",
+    );
     assert_exact(&stack, &oracle, &["ingest-a.log", "ingest-b.log"]);
+
+    // Lag: the broker's high watermarks add up to every message produced,
+    // and once caught up every partition's lag is 0.
+    let produced = generate(&p).count() as u64;
+    let settled = eventually(Duration::from_secs(30), || {
+        let (mut high, mut lag, mut partitions) = (0u64, 0u64, 0);
+        for port in [ma, mb] {
+            let (_, text) = http_get(&format!("http://127.0.0.1:{port}/metrics"), None);
+            for line in text.lines() {
+                let value = || line.rsplit(' ').next().unwrap().parse::<u64>().unwrap();
+                if line.starts_with("authpulse_ingest_partition_high_watermark{") {
+                    high += value();
+                    partitions += 1;
+                } else if line.starts_with("authpulse_ingest_partition_lag{") {
+                    lag += value();
+                }
+            }
+        }
+        (partitions == 4 && high == produced && lag == 0).then_some(())
+    });
+    assert!(
+        settled.is_some(),
+        "high watermarks sum to {produced} and lag drains to 0"
+    );
+
+    // An event far in the future (clock skew) is dead-lettered, not counted.
+    let mut future = oracle_event(&p);
+    future.occurred_at = Utc::now() + chrono::Duration::days(3);
+    produce(
+        &stack.brokers(),
+        "auth-events",
+        &[(future.id.to_string(), authpulse_schemas::to_json(&future))],
+    );
+    eventually(Duration::from_secs(60), || {
+        (count(
+            &stack,
+            "SELECT count() FROM authpulse.dead_letters WHERE reason = 'future_timestamp'",
+        ) == 1)
+            .then_some(())
+    })
+    .expect("future event dead-lettered");
+    assert_eq!(stored(&stack), expected(&oracle), "and not stored");
     for log in ["ingest-a.log", "ingest-b.log"] {
         assert!(
             stack.log(log).contains("partition assigned"),
@@ -193,11 +248,12 @@ fn poison_and_resent_messages_two_consumers() {
             .or_default() += 1;
         assert!(headers.contains_key("authpulse.source.offset"));
     }
-    let poison: BTreeMap<String, u64> = oracle
+    let mut poison: BTreeMap<String, u64> = oracle
         .poison_by_reason()
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+    poison.insert("future_timestamp".into(), 1);
     assert_eq!(reasons, poison);
 
     // Every poison payload is in the table byte for byte (compare sizes).
@@ -208,10 +264,17 @@ fn poison_and_resent_messages_two_consumers() {
     assert_eq!(
         count(
             &stack,
-            "SELECT sum(length(payload)) FROM authpulse.dead_letters"
+            "SELECT sum(length(payload)) FROM authpulse.dead_letters WHERE reason != 'future_timestamp'"
         ),
         expected_bytes
     );
+}
+
+/// A fresh valid event of the profile's first org.
+fn oracle_event(p: &Profile) -> authpulse_schemas::Event {
+    let mut e = generate(p).find_map(|m| m.as_event().cloned()).unwrap();
+    e.id = uuid::Uuid::from_u128(0xF0_7E_0000);
+    e
 }
 
 /// Reads a topic from the beginning until it is idle for a while.

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::rows::{DeadLetterRow, Rows};
+use crate::rows::{DeadLetterRow, EventIdRow, Rows};
 use crate::sink::{backoff, BatchId, Sink};
 
 type Tp = (String, i32);
@@ -88,6 +88,8 @@ struct DeadLetter {
 struct PartitionState {
     batch: Option<Batch>,
     seen: DedupWindow,
+    /// Whether `seen` was loaded with the ids stored before this owner.
+    warmed: bool,
 }
 
 /// The ids of the last `cap` events accepted on a partition: a producer's
@@ -119,7 +121,9 @@ impl DedupWindow {
 
 pub(crate) struct Ingest {
     config: Config,
-    consumer: StreamConsumer<Context>,
+    consumer: Arc<StreamConsumer<Context>>,
+    /// Lag probe in flight (watermark requests block, so they run apart).
+    probing: Arc<std::sync::atomic::AtomicBool>,
     changes: Arc<Mutex<Changes>>,
     producer: FutureProducer,
     sink: Sink,
@@ -176,7 +180,8 @@ impl Ingest {
         let sink = Sink::new(&config.clickhouse_url, &config.database, &config.group_id);
         Ok(Ingest {
             config,
-            consumer,
+            consumer: Arc::new(consumer),
+            probing: Arc::default(),
             changes,
             producer,
             sink,
@@ -268,6 +273,9 @@ impl Ingest {
         }
         let needs_start = self.partitions.get(&tp).is_none_or(|s| s.batch.is_none());
         if needs_start {
+            if !self.partitions.get(&tp).is_some_and(|s| s.warmed) {
+                self.warm_window(&tp, offset).await;
+            }
             let must_end_at = self.pending_end(&tp, offset).await?;
             let state = self.partitions.entry(tp.clone()).or_default();
             state.batch = Some(Batch {
@@ -291,6 +299,7 @@ impl Ingest {
         let batch = state.batch.as_mut().expect("batch opened above");
         batch.last = offset;
         batch.bytes += payload.len();
+        metrics.seen(&tp.0, tp.1, offset);
         match parse(&payload) {
             Ok(event) => {
                 let ahead = event.occurred_at.signed_duration_since(Utc::now());
@@ -311,6 +320,12 @@ impl Ingest {
                     ));
                 } else if seen.insert(event.id, window) {
                     metrics.consumed(event.body.kind());
+                    batch.rows.event_ids.push(EventIdRow {
+                        topic: tp.0.clone(),
+                        partition: tp.1 as u32,
+                        offset: offset as u64,
+                        event_id: event.id,
+                    });
                     batch.rows.push(event);
                 } else {
                     metrics.consumed(event.body.kind());
@@ -336,6 +351,39 @@ impl Ingest {
             self.flush_partition(&tp).await?;
         }
         Ok(())
+    }
+
+    /// Loads the ids stored for the offsets just before `resume` into the
+    /// partition's dedup window (retrying while ClickHouse is down).
+    async fn warm_window(&mut self, tp: &Tp, resume: i64) {
+        let cap = self.config.dedup_window;
+        let mut attempt = 0;
+        let ids = loop {
+            if cap == 0 {
+                break Vec::new();
+            }
+            match self
+                .sink
+                .recent_ids(&tp.0, tp.1, resume - cap as i64, resume)
+                .await
+            {
+                Ok(ids) => break ids,
+                Err(e) => {
+                    tracing::warn!(error = %e, "clickhouse unavailable (dedup window); retrying");
+                    self.metrics.insert_failed();
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        };
+        let state = self.partitions.entry(tp.clone()).or_default();
+        for id in &ids {
+            state.seen.insert(*id, cap);
+        }
+        state.warmed = true;
+        if !ids.is_empty() {
+            tracing::info!(topic = %tp.0, partition = tp.1, ids = ids.len(), "dedup window loaded");
+        }
     }
 
     /// Looks up a batch written ahead at `first` but never committed.
@@ -421,6 +469,7 @@ impl Ingest {
         self.metrics.batch(rows.accepted() + batch.dlq.len());
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&id.topic, id.partition, Offset::Offset(id.last + 1))?;
+        self.metrics.committed(&id.topic, id.partition, id.last + 1);
         if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
             // Stored but not committed: a replay re-forms this batch from its
             // write-ahead record and ClickHouse drops it as a duplicate.
@@ -463,26 +512,31 @@ impl Ingest {
         }
     }
 
+    /// Refreshes high watermarks off the poll task (ListOffsets is a
+    /// blocking request). Lag = max(high watermark, last offset seen + 1) −
+    /// committed offset: some tansu-family broker builds under-reported the
+    /// high watermark, so the offsets actually delivered bound it from below.
     fn update_lag(&self) {
-        for (topic, partition) in &self.owned {
-            let Ok((_, high)) =
-                self.consumer
-                    .fetch_watermarks(topic, *partition, Duration::from_millis(500))
-            else {
-                continue;
-            };
-            let mut tpl = TopicPartitionList::new();
-            let _ = tpl.add_partition(topic, *partition);
-            let committed = self
-                .consumer
-                .committed_offsets(tpl, Duration::from_millis(500))
-                .ok()
-                .and_then(|t| t.find_partition(topic, *partition).map(|e| e.offset()))
-                .and_then(|o| o.to_raw())
-                .unwrap_or(0)
-                .max(0);
-            self.metrics.set_lag(topic, *partition, committed, high);
+        use std::sync::atomic::Ordering;
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
         }
+        let owned: Vec<Tp> = self.owned.iter().cloned().collect();
+        let (consumer, metrics, probing) = (
+            self.consumer.clone(),
+            self.metrics.clone(),
+            self.probing.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            for (topic, partition) in owned {
+                if let Ok((_, high)) =
+                    consumer.fetch_watermarks(&topic, partition, Duration::from_secs(2))
+                {
+                    metrics.high_watermark(&topic, partition, high);
+                }
+            }
+            probing.store(false, Ordering::Release);
+        });
     }
 }
 

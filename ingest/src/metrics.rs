@@ -9,13 +9,23 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+#[derive(Default, Clone, Copy)]
+struct Offsets {
+    /// Next offset to consume after the last commit (or the resume point).
+    committed: Option<i64>,
+    /// Last offset delivered + 1.
+    seen: i64,
+    /// As reported by the broker's ListOffsets.
+    high: Option<i64>,
+}
+
 #[derive(Default)]
 struct Counters {
     consumed: BTreeMap<&'static str, u64>,
     inserted: BTreeMap<&'static str, u64>,
     dead_lettered: BTreeMap<&'static str, u64>,
-    /// (topic, partition) → (committed next offset, high watermark)
-    lag: BTreeMap<(String, i32), (i64, i64)>,
+    /// (topic, partition) → offsets
+    partitions: BTreeMap<(String, i32), Offsets>,
 }
 
 pub struct Metrics {
@@ -96,19 +106,38 @@ impl Metrics {
         self.insert_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn set_lag(&self, topic: &str, partition: i32, position: i64, high: i64) {
-        self.counters
-            .lock()
-            .unwrap()
-            .lag
-            .insert((topic.to_string(), partition), (position, high));
+    pub fn seen(&self, topic: &str, partition: i32, offset: i64) {
+        let mut c = self.counters.lock().unwrap();
+        let o = c
+            .partitions
+            .entry((topic.to_string(), partition))
+            .or_default();
+        o.seen = o.seen.max(offset + 1);
+        // The first offset delivered after an assignment is the resume point.
+        o.committed.get_or_insert(offset);
+    }
+
+    pub fn committed(&self, topic: &str, partition: i32, next: i64) {
+        let mut c = self.counters.lock().unwrap();
+        c.partitions
+            .entry((topic.to_string(), partition))
+            .or_default()
+            .committed = Some(next);
+    }
+
+    pub fn high_watermark(&self, topic: &str, partition: i32, high: i64) {
+        let mut c = self.counters.lock().unwrap();
+        c.partitions
+            .entry((topic.to_string(), partition))
+            .or_default()
+            .high = Some(high);
     }
 
     pub fn forget_partition(&self, topic: &str, partition: i32) {
         self.counters
             .lock()
             .unwrap()
-            .lag
+            .partitions
             .remove(&(topic.to_string(), partition));
     }
 
@@ -147,13 +176,26 @@ impl Metrics {
             "reason",
             &c.dead_lettered,
         );
-        let _ = writeln!(out, "# HELP authpulse_ingest_partition_lag Messages between the partition's high watermark and the consumer's committed position.\n# TYPE authpulse_ingest_partition_lag gauge");
-        for ((topic, p), (pos, high)) in &c.lag {
+        let _ = writeln!(out, "# HELP authpulse_ingest_partition_lag Messages not yet committed: max(high watermark, last offset seen + 1) minus the committed offset.\n# TYPE authpulse_ingest_partition_lag gauge");
+        for ((topic, p), o) in &c.partitions {
+            let end = o.high.unwrap_or(0).max(o.seen);
+            let lag = (end - o.committed.unwrap_or(0)).max(0);
             let _ = writeln!(
                 out,
-                "authpulse_ingest_partition_lag{{topic=\"{topic}\",partition=\"{p}\"}} {}",
-                (high - pos).max(0)
+                "authpulse_ingest_partition_lag{{topic=\"{topic}\",partition=\"{p}\"}} {lag}"
             );
+        }
+        let _ = writeln!(out, "# HELP authpulse_ingest_partition_high_watermark High watermark as the broker reports it.\n# TYPE authpulse_ingest_partition_high_watermark gauge");
+        for ((topic, p), o) in &c.partitions {
+            if let Some(h) = o.high {
+                let _ = writeln!(out, "authpulse_ingest_partition_high_watermark{{topic=\"{topic}\",partition=\"{p}\"}} {h}");
+            }
+        }
+        let _ = writeln!(out, "# HELP authpulse_ingest_partition_committed_offset Next offset after the last committed batch.\n# TYPE authpulse_ingest_partition_committed_offset gauge");
+        for ((topic, p), o) in &c.partitions {
+            if let Some(h) = o.committed {
+                let _ = writeln!(out, "authpulse_ingest_partition_committed_offset{{topic=\"{topic}\",partition=\"{p}\"}} {h}");
+            }
         }
         drop(c);
         let _ = writeln!(out, "# HELP authpulse_ingest_batches_total Batches stored.\n# TYPE authpulse_ingest_batches_total counter\nauthpulse_ingest_batches_total {}", self.batches.load(Ordering::Relaxed));

@@ -115,6 +115,15 @@ pub struct DeadLetterRow {
     pub key: Vec<u8>,
 }
 
+#[derive(Row, Serialize)]
+pub struct EventIdRow {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+}
+
 /// The rows of one batch, grouped by destination table.
 #[derive(Default)]
 pub struct Rows {
@@ -124,6 +133,7 @@ pub struct Rows {
     pub sessions: Vec<SessionRow>,
     pub audits: Vec<AuditRow>,
     pub dead_letters: Vec<DeadLetterRow>,
+    pub event_ids: Vec<EventIdRow>,
 }
 
 impl Rows {

@@ -84,6 +84,32 @@ impl Sink {
         Ok(row.map(|r| r.last_offset as i64))
     }
 
+    /// Event ids stored for offsets `[from, to)` of a partition, in offset
+    /// order.
+    pub async fn recent_ids(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<uuid::Uuid>> {
+        #[derive(Row, Deserialize)]
+        struct Id {
+            #[serde(with = "clickhouse::serde::uuid")]
+            event_id: uuid::Uuid,
+        }
+        let rows: Vec<Id> = self
+            .client
+            .query(include_str!("../sql/recent_ids.sql"))
+            .param("topic", topic)
+            .param("partition", partition as u32)
+            .param("from", from.max(0) as u64)
+            .param("to", to.max(0) as u64)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().map(|r| r.event_id).collect())
+    }
+
     /// Stores a batch: the write-ahead record first, then every table.
     pub async fn store(&self, id: &BatchId, rows: &Rows, metrics: &Metrics) -> Result<()> {
         let started = Instant::now();
@@ -105,6 +131,8 @@ impl Sink {
         self.insert(id, "session_events", &rows.sessions).await?;
         self.insert(id, "audit_events", &rows.audits).await?;
         self.insert(id, "dead_letters", &rows.dead_letters).await?;
+        // Last: ids are only remembered once their events are stored.
+        self.insert(id, "ingest_event_ids", &rows.event_ids).await?;
         metrics.record_insert(started.elapsed());
         Ok(())
     }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[Migration] = migrations![
     3 => "0003_rollups.sql",
     4 => "0004_admin.sql",
     5 => "0005_portable_sketches.sql",
+    6 => "0006_ingest_event_ids.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
