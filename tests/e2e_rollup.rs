@@ -305,7 +305,12 @@ fn cluster_ddl_parses_and_distributed_tables_serve_a_single_node_cluster() {
 #[test]
 fn portable_sketches_of_two_deployments_union_to_the_distinct_users() {
     let mut stack = start_stack("sketch", 2, "UTC");
-    let p = Profile { events: 20_000, users_per_org: 3_000, span: chrono::Duration::days(25), ..profile() };
+    let p = Profile {
+        events: 20_000,
+        users_per_org: 3_000,
+        span: chrono::Duration::days(25),
+        ..profile()
+    };
     load(&mut stack, &p);
     // A second deployment (its own database): a third of the first one's
     // users plus 4000 users of its own, in the same month.
@@ -335,16 +340,70 @@ fn portable_sketches_of_two_deployments_union_to_the_distinct_users() {
             .env("AUTHPULSE_CLICKHOUSE_URL", stack.ch_url())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let a = stack.dir.join("a.json");
     let b = stack.dir.join("b.json");
-    run(&["sketch", "export", "--month", month, "--scope", "a", "--out", a.to_str().unwrap()]);
-    run(&["sketch", "export", "--database", "authpulse_b", "--month", month, "--scope", "b", "--out", b.to_str().unwrap()]);
-    let estimate: f64 = run(&["sketch", "union", a.to_str().unwrap(), b.to_str().unwrap()]).trim().parse().unwrap();
+    run(&[
+        "sketch",
+        "export",
+        "--month",
+        month,
+        "--scope",
+        "a",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    run(&[
+        "sketch",
+        "export",
+        "--database",
+        "authpulse_b",
+        "--month",
+        month,
+        "--scope",
+        "b",
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    let estimate: f64 = run(&["sketch", "union", a.to_str().unwrap(), b.to_str().unwrap()])
+        .trim()
+        .parse()
+        .unwrap();
     // HLL with 2^14 registers: standard error 0.81 %; allow three of them.
-    assert!((estimate - exact).abs() <= exact * 0.025, "union estimate {estimate} vs exact {exact}");
+    assert!(
+        (estimate - exact).abs() <= exact * 0.025,
+        "union estimate {estimate} vs exact {exact}"
+    );
     // The exported sketches are kept in ClickHouse beside the rollups.
-    assert_eq!(stack.query("SELECT count() FROM authpulse.portable_sketches WHERE month = '202603'").trim(), "1");
+    assert_eq!(
+        stack
+            .query("SELECT count() FROM authpulse.portable_sketches WHERE month = '202603'")
+            .trim(),
+        "1"
+    );
+}
+
+#[test]
+fn grafana_dashboard_queries_run_on_the_rollups() {
+    let stack = Stack::start("grafana");
+    stack.migrate("authpulse");
+    let dash: serde_json::Value = serde_json::from_str(include_str!(
+        "../deploy/grafana/dashboards/authpulse-overview.json"
+    ))
+    .unwrap();
+    let panels = dash["panels"].as_array().unwrap();
+    assert!(panels.len() >= 6);
+    for p in panels {
+        let sql = p["targets"][0]["rawSql"].as_str().unwrap();
+        let sql = sql
+            .replace("$__fromTime", "toDateTime('2026-01-01 00:00:00', 'UTC')")
+            .replace("$__toTime", "toDateTime('2026-02-01 00:00:00', 'UTC')");
+        stack.query_in("authpulse", &sql);
+    }
 }
