@@ -16,7 +16,9 @@ pub use admin::{
     DEFAULT_AUDIT_RETENTION_DAYS, MAX_AUDIT_RETENTION_DAYS, MAX_RECENT_LOGINS,
 };
 pub use error::{Error, Result};
-pub use migrate::{cluster_ddl, migrate, split_statements, Report as MigrateReport};
+pub use migrate::{
+    cluster_ddl, migrate, set_raw_retention, split_statements, Report as MigrateReport,
+};
 pub use reports::{total, AppTotals, IntervalCount, LoginFilter, MonthStats, Range, Store, Totals};
 pub use sketch::{union as union_sketches, PortableSketch};
 pub use zone::{interval, next, parse_tz, truncate, Grain};

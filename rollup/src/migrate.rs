@@ -138,6 +138,49 @@ async fn run_all(db: &Client, file: &'static str, sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// Raw event tables with a retention TTL on event time.
+const RAW_WITH_TTL: [&str; 4] = [
+    "login_events",
+    "registration_events",
+    "token_events",
+    "session_events",
+];
+
+/// Sets the raw-event retention (days of event time) of every raw table
+/// with a TTL; rows past it are removed in the background (and at once
+/// here: the TTL is materialized). Rollups are untouched.
+pub async fn set_raw_retention(
+    server: &Client,
+    database: &str,
+    days: u32,
+    cluster: Option<&str>,
+) -> Result<()> {
+    if days == 0 {
+        return Err(Error::InvalidArgument(
+            "raw retention must be at least one day".into(),
+        ));
+    }
+    let db = server.clone().with_database(database);
+    let on_cluster = cluster
+        .map(|c| format!(" ON CLUSTER '{}'", c.replace('\'', "")))
+        .unwrap_or_default();
+    for table in RAW_WITH_TTL {
+        let stmt = format!("ALTER TABLE {table}{on_cluster} MODIFY TTL toDateTime(occurred_at) + INTERVAL {days} DAY");
+        db.query(&stmt)
+            .with_setting("mutations_sync", "2")
+            .execute()
+            .await
+            .map_err(|source| Error::Migration {
+                file: "raw retention",
+                index: 1,
+                excerpt: stmt.clone(),
+                source,
+            })?;
+    }
+    tracing::info!(days, "raw retention set");
+    Ok(())
+}
+
 /// The complete DDL for a cluster, as `migrate` would apply it (for review
 /// and for deployments that apply DDL with their own tooling).
 pub fn cluster_ddl(cluster: &str, database: &str, zones: &[Tz]) -> String {
