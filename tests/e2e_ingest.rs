@@ -312,3 +312,54 @@ fn consume_all(
     }
     out
 }
+
+#[test]
+fn sigterm_stores_and_commits_open_batches_and_exits_zero() {
+    let mut stack = start_stack("sigterm", 2);
+    let oracle = produce_stream(&stack, "auth-events", &profile(14, 3_000, 0.0, 0.0));
+    // Batches that never fill and never age: only the shutdown stores them.
+    let i = stack.spawn(
+        &[
+            "ingest",
+            "--batch-rows",
+            "1000000",
+            "--batch-bytes",
+            "1000000000",
+            "--batch-wait-ms",
+            "3600000",
+        ],
+        "ingest.log",
+    );
+    eventually(Duration::from_secs(60), || {
+        stack
+            .log("ingest.log")
+            .contains("partition assigned")
+            .then_some(())
+    })
+    .expect("consumer joined");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        stored(&stack).values().sum::<u64>(),
+        0,
+        "nothing stored before the signal"
+    );
+    assert_eq!(
+        stack.terminate(i),
+        Some(0),
+        "exit 0 on SIGTERM:\n{}",
+        stack.log("ingest.log")
+    );
+    assert_eq!(
+        stored(&stack),
+        expected(&oracle),
+        "every open batch stored on shutdown"
+    );
+    // And committed: a new consumer of the group finds nothing to do.
+    stack.spawn(INGEST, "ingest-2.log");
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(stored(&stack), expected(&oracle));
+    assert!(
+        !stack.log("ingest-2.log").contains("re-forming"),
+        "no batch was left uncommitted"
+    );
+}
