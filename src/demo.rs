@@ -1,12 +1,10 @@
 //! Demo traffic: a small, deterministic stream of login events.
 
-use std::time::Duration;
-
 use authpulse_schemas::{to_json, Body, Event, Login, Org};
 use chrono::Utc;
-use rdkafka::config::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use uuid::Uuid;
+
+use crate::loadgen_cmd::Sender;
 
 /// Produces `count` login events spread over the last `hours` hours.
 pub async fn produce(
@@ -16,11 +14,8 @@ pub async fn produce(
     hours: u32,
     seed: u64,
 ) -> anyhow::Result<u64> {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("message.timeout.ms", "30000")
-        .set("linger.ms", "20")
-        .create()?;
+    // Enqueue everything, await the deliveries at the end (fast path).
+    let mut sender = Sender::new(brokers)?;
     let org = Org {
         id: Uuid::from_u128(0xA0 + u128::from(seed)),
         slug: "demo".into(),
@@ -29,7 +24,6 @@ pub async fn produce(
     let providers = ["password", "google", "github", "microsoft"];
     let now = Utc::now();
     let span_ms = i64::from(hours.max(1)) * 3600 * 1000;
-    let mut sent = 0;
     for i in 0..count {
         let mix = i.wrapping_mul(2654435761).wrapping_add(seed);
         let success = mix % 10 != 0;
@@ -52,14 +46,8 @@ pub async fn produce(
         };
         let payload = to_json(&event);
         let key = event.id.to_string();
-        producer
-            .send(
-                FutureRecord::to(topic).payload(&payload).key(&key),
-                Duration::from_secs(30),
-            )
-            .await
-            .map_err(|(e, _)| anyhow::anyhow!("produce failed: {e}"))?;
-        sent += 1;
+        sender.send(topic, key.as_bytes(), &payload).await?;
     }
+    let sent = sender.flush().await?;
     Ok(sent)
 }

@@ -1,6 +1,8 @@
 //! `authpulse`: one binary, one subcommand per role.
 
+mod bench;
 mod demo;
+mod loadgen_cmd;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -137,6 +139,12 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Produce a load-generator stream (multi-tenant auth traffic with late
+    /// events, re-sends and poison) to the broker.
+    Loadgen(loadgen_cmd::LoadgenArgs),
+    /// Benchmark ingest, report latency, freshness, memory and distinct-user
+    /// accuracy against running servers (deploy/local/bench.sh).
+    Bench(bench::BenchArgs),
     /// Produce demo login events to the broker.
     Demo {
         #[command(flatten)]
@@ -147,6 +155,12 @@ enum Command {
         /// Spread the events over this many hours before now.
         #[arg(long, default_value_t = 24)]
         hours: u32,
+    },
+    /// Portable distinct-user sketches: export a month, union files from
+    /// several deployments (docs/scaling.md).
+    Sketch {
+        #[command(subcommand)]
+        action: SketchAction,
     },
     /// Run migrate + ingest + api in one process with demo traffic (servers
     /// must be up: deploy/local/up.sh starts them and runs this).
@@ -335,6 +349,9 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         }
         Command::Config { action } => config(action).await?,
+        Command::Loadgen(args) => loadgen_cmd::run(args).await?,
+        Command::Bench(args) => bench::run(args).await?,
+        Command::Sketch { action } => sketch(action).await?,
         Command::Demo {
             kafka,
             count,
@@ -405,5 +422,88 @@ async fn up(
     let _ = tx.send(true);
     ingest_task.await??;
     api_task.await??;
+    Ok(())
+}
+
+#[derive(Subcommand)]
+enum SketchAction {
+    /// Build a month's distinct-user HyperLogLog from the raw logins, store a
+    /// copy in ClickHouse and write it to a file.
+    Export {
+        #[command(flatten)]
+        store: Store,
+        /// Local month, yyyyMM.
+        #[arg(long)]
+        month: String,
+        /// Timezone whose calendar month is meant.
+        #[arg(long, env = "AUTHPULSE_REPORT_TZ", default_value = "UTC")]
+        tz: String,
+        /// Name of what this sketch covers (deployment, region).
+        #[arg(long, default_value = "local")]
+        scope: String,
+        /// Output file (JSON).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Union sketch files of the same month; prints the distinct-user estimate.
+    Union {
+        /// Sketch files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Also write the union sketch here.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+async fn sketch(action: SketchAction) -> anyhow::Result<()> {
+    match action {
+        SketchAction::Export {
+            store,
+            month,
+            tz,
+            scope,
+            out,
+        } => {
+            let tz = authpulse_rollup::parse_tz(&tz)?;
+            let bad = || anyhow::anyhow!("--month must be yyyyMM, not {month:?}");
+            let (y, m) = (
+                month
+                    .get(..4)
+                    .and_then(|y| y.parse::<i32>().ok())
+                    .ok_or_else(bad)?,
+                month
+                    .get(4..)
+                    .and_then(|m| m.parse::<u32>().ok())
+                    .ok_or_else(bad)?,
+            );
+            let range = authpulse_rollup::Range::months(tz, (y, m), (y, m))?;
+            let s = store_for(&store).export_month_sketch(range, &scope).await?;
+            std::fs::write(&out, s.to_json())?;
+            println!(
+                "{} {} {}: ~{:.0} distinct users -> {}",
+                s.month,
+                s.tz,
+                s.scope,
+                s.estimate(),
+                out.display()
+            );
+        }
+        SketchAction::Union { files, out } => {
+            let sketches = files
+                .iter()
+                .map(|f| {
+                    let text = std::fs::read_to_string(f)?;
+                    authpulse_rollup::PortableSketch::from_json(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let u = authpulse_rollup::union_sketches(&sketches)?;
+            if let Some(out) = out {
+                std::fs::write(out, u.to_json())?;
+            }
+            println!("{:.0}", u.estimate());
+        }
+    }
     Ok(())
 }

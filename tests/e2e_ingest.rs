@@ -273,7 +273,7 @@ fn poison_and_resent_messages_two_consumers() {
 /// A fresh valid event of the profile's first org.
 fn oracle_event(p: &Profile) -> authpulse_schemas::Event {
     let mut e = generate(p).find_map(|m| m.as_event().cloned()).unwrap();
-    e.id = uuid::Uuid::from_u128(0xF0_7E_0000);
+    e.id = uuid::Uuid::from_u128(0xF07E_0000);
     e
 }
 

@@ -78,7 +78,10 @@ pub fn router(config: Config, store: Store) -> Router {
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
 async fn openapi() -> impl axum::response::IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
@@ -99,7 +102,8 @@ mod tests {
     #[test]
     fn openapi_documents_every_route() {
         let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        let mut documented: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+        let mut documented: Vec<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
         let mut served: Vec<String> = [
             include_str!("fusionauth/mod.rs"),
             include_str!("janssen.rs"),
@@ -109,7 +113,13 @@ mod tests {
         ]
         .iter()
         .flat_map(|src| src.split(".route(").skip(1))
-        .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next().map(str::to_string))
+        .filter_map(|rest| {
+            rest.trim_start()
+                .strip_prefix('"')?
+                .split('"')
+                .next()
+                .map(str::to_string)
+        })
         .collect();
         documented.sort();
         served.sort();

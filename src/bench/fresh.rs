@@ -1,0 +1,248 @@
+//! Freshness: paced background traffic at a fixed rate through the real
+//! path (broker → `authpulse ingest` → ClickHouse → `authpulse api`), plus
+//! sampled logins of one probe user; each sample's time from produce to
+//! visible in that user's login report is recorded.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authpulse_loadgen::Profile;
+use authpulse_schemas::{to_json, Body, Event, Login, Org};
+use chrono::Utc;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::http::Conn;
+use super::latency::{histogram, spawn_api, wait_healthy, Stats, KEY};
+use super::{free_port, peak_rss, Ctx};
+use crate::loadgen_cmd::{produce_profile, Sender};
+
+pub struct FreshResult {
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub secs: f64,
+    pub samples: u64,
+    pub missed: u64,
+    pub stats: Option<Stats>,
+    pub consumer_peak_rss: Option<u64>,
+    /// CPU seconds during the paced traffic: consumer, api, ClickHouse, broker.
+    pub cpu: [Option<f64>; 4],
+    pub metrics: Option<String>,
+}
+
+const POLL_EVERY: Duration = Duration::from_millis(50);
+const GIVE_UP: Duration = Duration::from_secs(30);
+
+fn sample_event(user: Uuid, n: u64) -> Event {
+    Event {
+        id: Uuid::new_v4(),
+        occurred_at: Utc::now(),
+        org: Org {
+            id: Uuid::from_u128(0xBE4C_0000),
+            slug: "bench-fresh".into(),
+        },
+        body: Body::Login(Login {
+            success: true,
+            failure_reason: None,
+            user_id: Some(user),
+            login_id: format!("fresh{n}@bench.example"),
+            application_id: Uuid::from_u128(0xBE4C_0001),
+            application_name: Some("Freshness probe".into()),
+            provider: "password".into(),
+            ip: None,
+            user_agent: None,
+            session_id: None,
+        }),
+    }
+}
+
+/// Produces one successful login of `user`. Every sample has the same key,
+/// so all land in one partition, in order: the k-th sample is visible when
+/// the user's login count reaches k.
+fn send_sample(producer: &FutureProducer, topic: &str, user: Uuid, n: u64) -> anyhow::Result<()> {
+    let e = sample_event(user, n);
+    let payload = to_json(&e);
+    let delivery = producer
+        .send_result(
+            FutureRecord::to(topic)
+                .key("bench-freshness-probe")
+                .payload(&payload),
+        )
+        .map_err(|(e, _)| anyhow::anyhow!("produce sample: {e}"))?;
+    tokio::spawn(async move {
+        let _ = delivery.await;
+    });
+    Ok(())
+}
+
+/// The user's successful logins as the login report counts them.
+async fn report_total(conn: &mut Conn, user: Uuid) -> anyhow::Result<u64> {
+    let now = Utc::now().timestamp_millis();
+    let path = format!(
+        "/api/report/login?start={}&end={}&userId={user}",
+        now - 3_600_000,
+        now + 3_600_000
+    );
+    let r = conn.get(&path, &[("Authorization", KEY)]).await?;
+    anyhow::ensure!(
+        r.status == 200,
+        "login report: HTTP {}: {}",
+        r.status,
+        r.text()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    Ok(v["total"].as_u64().unwrap_or(0))
+}
+
+pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
+    let topic = format!("bench-fresh-{}", std::process::id());
+    let db = "bench_fresh";
+    ctx.create_topic(&topic).await?;
+    ctx.fresh_db(db).await?;
+    ctx.ch().wait_idle(Duration::from_secs(60)).await?;
+    let auth_path = ctx.workdir.join("bench-auth-fresh.json");
+    std::fs::write(
+        &auth_path,
+        serde_json::to_vec(&serde_json::json!({
+            "api_keys": [{ "key": KEY, "name": "bench", "scopes": ["*"] }]
+        }))?,
+    )?;
+    let metrics_port = free_port()?;
+    let mut ingest = ctx.spawn(
+        &[
+            "ingest".into(),
+            "--database".into(),
+            db.into(),
+            "--topics".into(),
+            topic.clone(),
+            "--group".into(),
+            format!("bench-fresh-{}", std::process::id()),
+            "--dlq-topic".into(),
+            "bench-dlq".into(),
+            "--metrics-listen".into(),
+            format!("127.0.0.1:{metrics_port}"),
+        ],
+        "ingest-fresh.log",
+    )?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut api = spawn_api(ctx, db, port, &auth_path, "api-fresh.log")?;
+    wait_healthy(&base, &mut api).await?;
+
+    let mut sender = Sender::new(&ctx.args.brokers)?;
+    let producer = sender.producer();
+    let mut conn = Conn::new(&base);
+    // Warm-up: the consumer has joined once a first sample is visible.
+    let warm = Uuid::new_v4();
+    send_sample(&producer, &topic, warm, 0)?;
+    let t = Instant::now();
+    while report_total(&mut conn, warm).await? == 0 {
+        if t.elapsed() > Duration::from_secs(60) {
+            anyhow::bail!(
+                "warm-up sample never became visible; ingest log: {}",
+                ingest.log_tail()
+            );
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+
+    let secs = ctx.args.fresh_secs.max(1);
+    let span = chrono::Duration::days(1);
+    let profile = Profile {
+        seed: ctx.args.seed + 1,
+        events: (rate * secs as f64) as u64,
+        orgs: ctx.args.orgs,
+        apps_per_org: ctx.args.apps_per_org,
+        users_per_org: ctx.args.users_per_org,
+        start: Utc::now() - span,
+        span,
+        ..Profile::default()
+    };
+    let cpu0 = cpu(ctx, &ingest, &api);
+    let bulk_topic = topic.clone();
+    let bulk = tokio::spawn(async move {
+        let pb = indicatif::ProgressBar::hidden();
+        produce_profile(&mut sender, &bulk_topic, &profile, rate, None, &pb).await
+    });
+    // Sampler: a login of the probe user every `every`; send times kept.
+    let user = Uuid::new_v4();
+    let sent = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let sampler = {
+        let (producer, topic, sent) = (producer.clone(), topic.clone(), sent.clone());
+        let every = Duration::from_secs_f64(1.0 / ctx.args.fresh_samples_per_sec.max(0.1));
+        let stop = Instant::now() + Duration::from_secs(secs);
+        tokio::spawn(async move {
+            let mut n = 1;
+            while Instant::now() < stop {
+                sent.lock().await.push(Instant::now());
+                send_sample(&producer, &topic, user, n)?;
+                n += 1;
+                tokio::time::sleep(every).await;
+            }
+            anyhow::Ok(())
+        })
+    };
+    // One poller: once the count reaches k, samples 1..=k are visible.
+    let mut latencies = Vec::new();
+    let mut seen = 0usize;
+    let mut last_progress = Instant::now();
+    loop {
+        let total = report_total(&mut conn, user).await? as usize;
+        let now = Instant::now();
+        {
+            let sent = sent.lock().await;
+            let upto = total.min(sent.len());
+            if upto > seen {
+                latencies.extend(sent[seen..upto].iter().map(|at| now - *at));
+                seen = upto;
+                last_progress = now;
+            }
+            if sampler.is_finished() && seen >= sent.len() {
+                break;
+            }
+        }
+        if now - last_progress > GIVE_UP {
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    sampler.await??;
+    let produced = bulk.await??;
+    let samples = sent.lock().await.len() as u64;
+    let cpu1 = cpu(ctx, &ingest, &api);
+    let mut used = [None; 4];
+    for i in 0..4 {
+        used[i] = cpu0[i].zip(cpu1[i]).map(|(a, b)| b - a);
+    }
+    let consumer_peak_rss = peak_rss(ingest.pid());
+    let metrics = super::ingest_metrics(metrics_port).await;
+    ingest.terminate();
+    api.terminate();
+    ctx.drop_db(db).await;
+    let mut h = histogram();
+    for d in &latencies {
+        h.record(d.as_micros().max(1) as u64)?;
+    }
+    Ok(FreshResult {
+        target_rate: rate,
+        achieved_rate: produced.rate(),
+        secs: produced.secs,
+        samples,
+        missed: samples - latencies.len() as u64,
+        stats: (!h.is_empty()).then(|| Stats::of(&h)),
+        consumer_peak_rss,
+        cpu: used,
+        metrics,
+    })
+}
+
+fn cpu(ctx: &Ctx, ingest: &super::Child, api: &super::Child) -> [Option<f64>; 4] {
+    let (ch, broker) = ctx.server_cpu();
+    [
+        super::cpu_secs(ingest.pid()),
+        super::cpu_secs(api.pid()),
+        ch,
+        broker,
+    ]
+}

@@ -1,0 +1,387 @@
+//! Report latency: a database of N raw events (inserted directly, the rollups
+//! filled by the materialized views), a running `authpulse api` on it, and
+//! p50/p99 of every report endpoint — next to the same report computed from
+//! the raw tables with SQL.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use authpulse_loadgen::{app_ids, generate, org_ids};
+use chrono::{Datelike, Utc};
+use hdrhistogram::Histogram;
+
+use super::http::Conn;
+use super::rows::{TableBuffers, TABLES};
+use super::{free_port, Child, Ctx};
+
+pub const KEY: &str = "bench-member-key-0123456789";
+
+#[derive(Clone, Copy, Debug)]
+pub struct Stats {
+    pub n: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Stats {
+    pub fn of(h: &Histogram<u64>) -> Stats {
+        Stats {
+            n: h.len(),
+            p50_ms: h.value_at_quantile(0.50) as f64 / 1000.0,
+            p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+            max_ms: h.max() as f64 / 1000.0,
+        }
+    }
+}
+
+pub struct EndpointResult {
+    pub name: String,
+    pub path: String,
+    pub status: u16,
+    pub bytes: usize,
+    pub api: Option<Stats>,
+    pub raw: Option<Stats>,
+    pub raw_sql: Option<String>,
+    pub error: Option<String>,
+}
+
+pub struct SizeResult {
+    pub size: u64,
+    pub rows: u64,
+    pub load_secs: f64,
+    pub parts: u64,
+    /// `SELECT 1` over ClickHouse HTTP: the per-query floor.
+    pub floor: Option<Stats>,
+    pub endpoints: Vec<EndpointResult>,
+}
+
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds")
+}
+
+struct Endpoint {
+    name: &'static str,
+    path: String,
+    bearer: bool,
+    raw: Option<String>,
+}
+
+/// Inserts `events` as raw rows into `db` (a separate task inserts while
+/// the caller's iterator generates); returns the rows inserted.
+pub async fn load(
+    ctx: &Ctx,
+    db: &str,
+    events: impl Iterator<Item = authpulse_schemas::Event>,
+) -> anyhow::Result<u64> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Vec<u8>)>(4);
+    let mut ch = ctx.ch();
+    let db_owned = db.to_string();
+    let inserter = tokio::spawn(async move {
+        while let Some((t, rows)) = rx.recv().await {
+            ch.insert_bytes(&db_owned, TABLES[t], &rows).await?;
+        }
+        anyhow::Ok(())
+    });
+    let mut bufs = TableBuffers::default();
+    let mut n = 0u64;
+    for e in events {
+        bufs.push(&e);
+        n += 1;
+        if n.is_multiple_of(65_536) {
+            for chunk in bufs.take(64 << 20) {
+                if tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    for chunk in bufs.take(0) {
+        let _ = tx.send(chunk).await;
+    }
+    drop(tx);
+    inserter.await.context("inserter task")??;
+    Ok(n)
+}
+
+/// The first sends of valid events of a profile.
+pub fn events_of(
+    profile: &authpulse_loadgen::Profile,
+) -> impl Iterator<Item = authpulse_schemas::Event> {
+    generate(profile).filter_map(|m| match m.kind {
+        authpulse_loadgen::MessageKind::Event(e) => Some(e),
+        _ => None,
+    })
+}
+
+pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
+    let db = format!("bench_reports_{size}");
+    ctx.fresh_db(&db).await?;
+    let profile = super::ingest::profile(ctx, size);
+    let t = Instant::now();
+    let rows = load(ctx, &db, events_of(&profile)).await?;
+    let load_secs = t.elapsed().as_secs_f64();
+    let mut ch = ctx.ch();
+    ch.wait_idle(Duration::from_secs(180)).await?;
+    let parts: u64 = ch
+        .scalar(&format!(
+            "SELECT count() FROM system.parts WHERE database = '{db}' AND active"
+        ))
+        .await?
+        .parse()
+        .unwrap_or(0);
+    eprintln!("   loaded {rows} rows in {load_secs:.1}s ({parts} active parts)");
+
+    // The API, with a key that is a member of every org and stat caching off.
+    let orgs = org_ids(&profile);
+    let memberships: serde_json::Map<String, serde_json::Value> = orgs
+        .iter()
+        .map(|(_, slug)| (slug.clone(), serde_json::json!("Owner")))
+        .collect();
+    let auth_path = ctx.workdir.join("bench-auth.json");
+    std::fs::write(
+        &auth_path,
+        serde_json::to_vec(&serde_json::json!({
+            "api_keys": [{ "key": KEY, "name": "bench", "scopes": ["*"], "memberships": memberships }]
+        }))?,
+    )?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = spawn_api(ctx, &db, port, &auth_path, &format!("api-{size}.log"))?;
+    wait_healthy(&base, &mut child).await?;
+    let mut h = histogram();
+    for _ in 0..ctx.args.requests {
+        let (el, _) = ch.timed(&db, "SELECT 1 FORMAT JSONCompact").await?;
+        h.record(el.as_micros().max(1) as u64)?;
+    }
+    let floor = Some(Stats::of(&h));
+    let endpoints = measure(ctx, &db, &base, &profile, &orgs).await;
+    child.terminate();
+    ctx.drop_db(&db).await;
+    Ok(SizeResult {
+        size,
+        rows,
+        load_secs,
+        parts,
+        floor,
+        endpoints: endpoints?,
+    })
+}
+
+pub fn spawn_api(
+    ctx: &Ctx,
+    db: &str,
+    port: u16,
+    auth: &std::path::Path,
+    log: &str,
+) -> anyhow::Result<Child> {
+    ctx.spawn(
+        &[
+            "api".into(),
+            "--database".into(),
+            db.into(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--api-key".into(),
+            format!("{KEY}-all"),
+            "--auth-config".into(),
+            super::path_str(auth),
+            "--stat-cache-secs".into(),
+            "0".into(),
+        ],
+        log,
+    )
+}
+
+pub async fn wait_healthy(base: &str, child: &mut Child) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let mut conn = Conn::new(base);
+    while t.elapsed() < Duration::from_secs(60) {
+        if let Some(s) = child.exited() {
+            anyhow::bail!("authpulse api exited ({s}): {}", child.log_tail());
+        }
+        if let Ok(r) = conn.get("/jans-auth/sys/health-check", &[]).await {
+            if r.status == 200 {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("authpulse api did not become healthy: {}", child.log_tail())
+}
+
+fn endpoints(profile: &authpulse_loadgen::Profile, orgs: &[(uuid::Uuid, String)]) -> Vec<Endpoint> {
+    let s = profile.start.timestamp_millis();
+    let e = Utc::now().timestamp_millis();
+    let (org, slug) = orgs[0].clone();
+    let app = app_ids(profile, 0)[0].0;
+    let d0 = profile.start.date_naive();
+    let d1 = Utc::now().date_naive();
+    let m0 = format!("{:04}{:02}", d0.year(), d0.month());
+    let m1 = format!("{:04}{:02}", d1.year(), d1.month());
+    let range = format!(
+        "occurred_at >= fromUnixTimestamp64Milli(toInt64({s})) AND occurred_at < fromUnixTimestamp64Milli(toInt64({e}))"
+    );
+    let days = format!("toDate(occurred_at) BETWEEN '{d0}' AND '{d1}'");
+    let fa = |name: &'static str, path: String, raw: String| Endpoint {
+        name,
+        path,
+        bearer: false,
+        raw: Some(raw),
+    };
+    vec![
+        fa(
+            "FusionAuth login (hourly, all apps)",
+            format!("/api/report/login?start={s}&end={e}"),
+            format!("SELECT toStartOfHour(occurred_at) AS h, count() FROM login_events WHERE success AND {range} GROUP BY h ORDER BY h FORMAT JSONCompact"),
+        ),
+        fa(
+            "FusionAuth login (hourly, one app)",
+            format!("/api/report/login?start={s}&end={e}&applicationId={app}"),
+            format!("SELECT toStartOfHour(occurred_at) AS h, count() FROM login_events WHERE success AND application_id = '{app}' AND {range} GROUP BY h ORDER BY h FORMAT JSONCompact"),
+        ),
+        fa(
+            "FusionAuth registration (hourly)",
+            format!("/api/report/registration?start={s}&end={e}"),
+            format!("SELECT toStartOfHour(occurred_at) AS h, count() FROM registration_events WHERE action = 'registered' AND {range} GROUP BY h ORDER BY h FORMAT JSONCompact"),
+        ),
+        fa(
+            "FusionAuth daily-active-users",
+            format!("/api/report/daily-active-users?start={s}&end={e}"),
+            format!("SELECT toDate(occurred_at) AS d, uniqExact(user_id) FROM login_events WHERE success AND {range} GROUP BY d ORDER BY d FORMAT JSONCompact"),
+        ),
+        fa(
+            "FusionAuth monthly-active-users",
+            format!("/api/report/monthly-active-users?start={s}&end={e}"),
+            format!("SELECT toStartOfMonth(occurred_at) AS m, uniqExact(user_id) FROM login_events WHERE success AND {range} GROUP BY m ORDER BY m FORMAT JSONCompact"),
+        ),
+        fa(
+            "FusionAuth totals",
+            "/api/report/totals".to_string(),
+            "SELECT (SELECT groupArray((application_id, n)) FROM (SELECT application_id, countIf(success) AS n FROM login_events GROUP BY application_id)), \
+             (SELECT groupArray((application_id, r, t)) FROM (SELECT application_id, countIf(action = 'registered') - countIf(action = 'unregistered') AS r, countIf(action = 'registered') AS t FROM registration_events WHERE action IN ('registered', 'unregistered') GROUP BY application_id)), \
+             (SELECT (countIf(action = 'user_created') - countIf(action = 'user_deleted'), countIf(action = 'user_created')) FROM registration_events) FORMAT JSONCompact".to_string(),
+        ),
+        Endpoint {
+            name: "Janssen stat (all months)",
+            path: format!("/jans-auth/restv1/internal/stat?start-month={m0}&end-month={m1}"),
+            bearer: true,
+            raw: Some(format!(
+                "SELECT (SELECT groupArray((m, u)) FROM (SELECT toYYYYMM(occurred_at) AS m, uniqExact(user_id) AS u FROM login_events WHERE success AND toYYYYMM(occurred_at) BETWEEN {m0} AND {m1} GROUP BY m)), \
+                 (SELECT groupArray((m, g, t, n)) FROM (SELECT toYYYYMM(occurred_at) AS m, grant_type AS g, token_type AS t, count() AS n FROM token_events WHERE toYYYYMM(occurred_at) BETWEEN {m0} AND {m1} GROUP BY m, g, t)) FORMAT JSONCompact"
+            )),
+        },
+        fa(
+            "Org analytics login-trends",
+            format!("/api/organizations/{slug}/analytics/login-trends?start_date={d0}&end_date={d1}"),
+            format!("SELECT toDate(occurred_at) AS d, count() FROM login_events WHERE org_id = '{org}' AND success AND {days} GROUP BY d ORDER BY d FORMAT JSONCompact"),
+        ),
+        fa(
+            "Org analytics logins-by-service",
+            format!("/api/organizations/{slug}/analytics/logins-by-service?start_date={d0}&end_date={d1}"),
+            format!("SELECT application_id, any(application_name), count() AS n FROM login_events WHERE org_id = '{org}' AND success AND {days} GROUP BY application_id ORDER BY n DESC FORMAT JSONCompact"),
+        ),
+        fa(
+            "Org analytics logins-by-provider",
+            format!("/api/organizations/{slug}/analytics/logins-by-provider?start_date={d0}&end_date={d1}"),
+            format!("SELECT provider, count() AS n FROM login_events WHERE org_id = '{org}' AND success AND {days} GROUP BY provider ORDER BY n DESC FORMAT JSONCompact"),
+        ),
+        fa(
+            "Org analytics recent-logins",
+            format!("/api/organizations/{slug}/analytics/recent-logins?limit=10"),
+            format!("SELECT event_id, user_id, application_id, provider, occurred_at FROM login_events WHERE org_id = '{org}' AND success ORDER BY occurred_at DESC, event_id DESC LIMIT 10 FORMAT JSONCompact"),
+        ),
+        fa(
+            "Porta admin stats",
+            "/api/admin/stats".to_string(),
+            "SELECT entity_type, status, count() FROM (SELECT entity_type, entity_id, argMax(multiIf(suffix IN ('created', 'activated', 'unlocked', 'auto_unlocked'), 'active', suffix = 'suspended', 'suspended', suffix = 'archived', 'archived', suffix IN ('locked', 'auto_locked'), 'locked', suffix = 'revoked', 'revoked', suffix = 'invited', 'inactive', 'deleted'), (occurred_at, event_id)) AS status FROM (SELECT *, substring(action, position(action, '.') + 1) AS suffix FROM audit_events WHERE suffix IN ('created', 'activated', 'unlocked', 'auto_unlocked', 'suspended', 'archived', 'locked', 'auto_locked', 'revoked', 'invited', 'data_purged')) GROUP BY entity_type, entity_id) GROUP BY entity_type, status FORMAT JSONCompact".to_string(),
+        ),
+        Endpoint {
+            name: "Porta audit log (page 1)",
+            path: "/api/admin/audit?page=1&pageSize=20".to_string(),
+            bearer: false,
+            raw: None,
+        },
+        Endpoint {
+            name: "Porta organization history",
+            path: format!("/api/admin/organizations/{org}/history?limit=20"),
+            bearer: false,
+            raw: None,
+        },
+    ]
+}
+
+async fn measure(
+    ctx: &Ctx,
+    db: &str,
+    base: &str,
+    profile: &authpulse_loadgen::Profile,
+    orgs: &[(uuid::Uuid, String)],
+) -> anyhow::Result<Vec<EndpointResult>> {
+    let mut out = Vec::new();
+    let raw_auth = [("Authorization", KEY)];
+    let bearer = format!("Bearer {KEY}");
+    let bearer_auth = [("Authorization", bearer.as_str())];
+    let mut ch = ctx.ch();
+    for ep in endpoints(profile, orgs) {
+        let headers: &[(&str, &str)] = if ep.bearer { &bearer_auth } else { &raw_auth };
+        let mut conn = Conn::new(base);
+        let mut res = EndpointResult {
+            name: ep.name.to_string(),
+            path: ep.path.clone(),
+            status: 0,
+            bytes: 0,
+            api: None,
+            raw: None,
+            raw_sql: ep.raw.clone(),
+            error: None,
+        };
+        let first = conn.get(&ep.path, headers).await?;
+        res.status = first.status;
+        res.bytes = first.body.len();
+        if first.status != 200 {
+            res.error = Some(format!(
+                "HTTP {}: {}",
+                first.status,
+                first.text().chars().take(200).collect::<String>()
+            ));
+            out.push(res);
+            continue;
+        }
+        for _ in 0..4 {
+            conn.get(&ep.path, headers).await?;
+        }
+        let mut h = histogram();
+        for _ in 0..ctx.args.requests {
+            let t = Instant::now();
+            let r = conn.get(&ep.path, headers).await?;
+            h.record(t.elapsed().as_micros().max(1) as u64)?;
+            anyhow::ensure!(r.status == 200, "{}: HTTP {}", ep.path, r.status);
+        }
+        res.api = Some(Stats::of(&h));
+        if let Some(sql) = &ep.raw {
+            let mut h = histogram();
+            match ch.timed(db, sql).await {
+                Err(e) => res.error = Some(format!("raw SQL: {e:#}")),
+                Ok(_) => {
+                    for _ in 0..ctx.args.raw_requests {
+                        let (el, _) = ch.timed(db, sql).await?;
+                        h.record(el.as_micros().max(1) as u64)?;
+                    }
+                    res.raw = Some(Stats::of(&h));
+                }
+            }
+        }
+        eprintln!(
+            "   {:<40} p50 {:>8.2} ms  p99 {:>8.2} ms{}",
+            res.name,
+            res.api.map_or(0.0, |s| s.p50_ms),
+            res.api.map_or(0.0, |s| s.p99_ms),
+            res.raw
+                .map(|r| format!("   raw SQL p99 {:.1} ms", r.p99_ms))
+                .unwrap_or_default()
+        );
+        out.push(res);
+    }
+    Ok(out)
+}

@@ -1,0 +1,497 @@
+//! `authpulse bench`: ingest throughput (authpulse's consumer vs ClickHouse's
+//! Kafka engine vs a file insert), report latency, freshness, consumer
+//! memory and distinct-user accuracy, against running ClickHouse and broker
+//! servers (deploy/local/bench.sh starts them). Results go to JSON and to a
+//! Markdown report (docs/benchmarks.md).
+
+mod ch;
+mod fresh;
+mod http;
+mod ingest;
+mod latency;
+mod mau;
+mod report;
+mod rows;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+
+pub use ch::Ch;
+
+#[derive(Args, Clone, Debug)]
+pub struct BenchArgs {
+    /// ClickHouse HTTP URL.
+    #[arg(
+        long,
+        env = "AUTHPULSE_CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123"
+    )]
+    pub clickhouse_url: String,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "AUTHPULSE_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+    /// Broker address as ClickHouse's Kafka engine should use it (default
+    /// --brokers).
+    #[arg(long)]
+    pub kafka_engine_brokers: Option<String>,
+    /// Scratch directory (row files, logs); default a new temp dir.
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+    /// Steps to run: ingest, latency, freshness, mau.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ingest,latency,freshness,mau"
+    )]
+    pub steps: Vec<String>,
+    /// Messages in the pre-filled topic of the ingest comparison.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Partitions of the benchmark topics.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: i32,
+    /// Generator seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Organizations in the generated traffic.
+    #[arg(long, default_value_t = 10)]
+    pub orgs: u32,
+    /// Applications per organization.
+    #[arg(long, default_value_t = 4)]
+    pub apps_per_org: u32,
+    /// Users per organization.
+    #[arg(long, default_value_t = 20_000)]
+    pub users_per_org: u32,
+    /// Event-time span of the generated traffic, in days (ending now).
+    #[arg(long, default_value_t = 90)]
+    pub span_days: u32,
+    /// Raw-event counts of the report latency runs.
+    #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+    pub sizes: Vec<u64>,
+    /// Timed requests per API endpoint (after 5 warm-up requests).
+    #[arg(long, default_value_t = 200)]
+    pub requests: u64,
+    /// Timed runs per raw-table SQL equivalent (after 1 warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub raw_requests: u64,
+    /// Seconds of paced traffic in the freshness run.
+    #[arg(long, default_value_t = 30)]
+    pub fresh_secs: u64,
+    /// Events/s of the freshness run (0 = half the measured ingest rate).
+    #[arg(long, default_value_t = 0.0)]
+    pub fresh_rate: f64,
+    /// Sampled events per second in the freshness run.
+    #[arg(long, default_value_t = 4.0)]
+    pub fresh_samples_per_sec: f64,
+    /// Distinct users active in one month for the MAU accuracy run.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub mau_users: u64,
+    /// Consumers of the ClickHouse Kafka engine table (kafka_num_consumers).
+    #[arg(long, default_value_t = 1)]
+    pub kafka_consumers: u32,
+    /// PID of the ClickHouse server (CPU accounting).
+    #[arg(long)]
+    pub clickhouse_pid: Option<u32>,
+    /// PID of the broker (CPU accounting).
+    #[arg(long)]
+    pub broker_pid: Option<u32>,
+    /// Extra `key=value` lines for the machine section (versions, ...).
+    #[arg(long)]
+    pub info: Vec<String>,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the Markdown report here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Profile the whole machine with `perf record -a` during 1(a) and add
+    /// the CPU breakdown to the report.
+    #[arg(long)]
+    pub perf: bool,
+    /// Keep the benchmark databases (default: drop each after its step).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl BenchArgs {
+    fn step(&self, name: &str) -> bool {
+        self.steps.iter().any(|s| s.trim() == name)
+    }
+}
+
+/// Everything measured in one run.
+#[derive(Default)]
+pub struct Results {
+    pub started: String,
+    pub secs: f64,
+    pub machine: Vec<(String, String)>,
+    pub args: Vec<(String, String)>,
+    pub ingest: Option<ingest::IngestResult>,
+    pub latency: Vec<latency::SizeResult>,
+    pub fresh: Option<fresh::FreshResult>,
+    pub mau: Option<mau::MauResult>,
+    pub errors: Vec<String>,
+}
+
+/// `authpulse bench`.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let workdir = match &args.workdir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("authpulse-bench-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&workdir).with_context(|| format!("creating {}", workdir.display()))?;
+    let mut ch = Ch::new(&args.clickhouse_url);
+    let version = ch
+        .scalar("SELECT version()")
+        .await
+        .context("ClickHouse is not answering")?;
+    let mut results = Results {
+        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        machine: machine(&version, &args.info),
+        args: vec![
+            ("events".into(), args.events.to_string()),
+            ("partitions".into(), args.partitions.to_string()),
+            (
+                "profile".into(),
+                format!(
+                    "seed {}, {} orgs × {} apps × {} users, {} days",
+                    args.seed, args.orgs, args.apps_per_org, args.users_per_org, args.span_days
+                ),
+            ),
+            (
+                "sizes".into(),
+                args.sizes
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("requests".into(), args.requests.to_string()),
+            ("raw_requests".into(), args.raw_requests.to_string()),
+            ("fresh_secs".into(), args.fresh_secs.to_string()),
+            ("mau_users".into(), args.mau_users.to_string()),
+        ],
+        ..Results::default()
+    };
+    let ctx = Ctx {
+        args: args.clone(),
+        workdir: workdir.clone(),
+    };
+    if args.step("ingest") {
+        eprintln!("== ingest: {} messages", args.events);
+        match ingest::run(&ctx).await {
+            Ok(r) => results.ingest = Some(r),
+            Err(e) => results.errors.push(format!("ingest: {e:#}")),
+        }
+    }
+    if args.step("latency") {
+        for &size in &args.sizes {
+            eprintln!("== report latency at {size} raw events");
+            match latency::run(&ctx, size).await {
+                Ok(r) => results.latency.push(r),
+                Err(e) => results.errors.push(format!("latency {size}: {e:#}")),
+            }
+        }
+    }
+    if args.step("freshness") {
+        let max = results
+            .ingest
+            .as_ref()
+            .and_then(|i| i.runs.first())
+            .filter(|r| r.ok)
+            .map(|r| r.rate);
+        let rate = if args.fresh_rate > 0.0 {
+            args.fresh_rate
+        } else {
+            max.map(|m| m / 2.0).unwrap_or(10_000.0)
+        };
+        eprintln!("== freshness at {rate:.0} events/s");
+        match fresh::run(&ctx, rate).await {
+            Ok(r) => results.fresh = Some(r),
+            Err(e) => results.errors.push(format!("freshness: {e:#}")),
+        }
+    }
+    if args.step("mau") {
+        eprintln!("== distinct users: {} users in one month", args.mau_users);
+        match mau::run(&ctx).await {
+            Ok(r) => results.mau = Some(r),
+            Err(e) => results.errors.push(format!("mau: {e:#}")),
+        }
+    }
+    results.secs = started.elapsed().as_secs_f64();
+    for e in &results.errors {
+        eprintln!("error: {e}");
+    }
+    let json = report::json(&results);
+    let md = report::markdown(&results);
+    if let Some(p) = &args.json {
+        std::fs::write(p, serde_json::to_vec_pretty(&json)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    match &args.markdown {
+        Some(p) => {
+            std::fs::write(p, &md).with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("report written to {}", p.display());
+        }
+        None => println!("{md}"),
+    }
+    if args.workdir.is_none() {
+        let _ = std::fs::remove_dir_all(&workdir);
+    }
+    Ok(())
+}
+
+/// Shared state of the steps.
+pub struct Ctx {
+    pub args: BenchArgs,
+    pub workdir: PathBuf,
+}
+
+impl Ctx {
+    pub fn ch(&self) -> Ch {
+        Ch::new(&self.args.clickhouse_url)
+    }
+
+    /// (Re)creates `db` with the authpulse schema.
+    pub async fn fresh_db(&self, db: &str) -> anyhow::Result<()> {
+        let mut ch = self.ch();
+        ch.exec(None, &format!("DROP DATABASE IF EXISTS {db} SYNC"))
+            .await?;
+        authpulse_rollup::migrate(
+            &authpulse_rollup::client(&self.args.clickhouse_url),
+            db,
+            &[chrono_tz::Tz::UTC],
+            None,
+        )
+        .await
+        .with_context(|| format!("migrating {db}"))?;
+        Ok(())
+    }
+
+    pub async fn drop_db(&self, db: &str) {
+        if !self.args.keep {
+            let _ = self
+                .ch()
+                .exec(None, &format!("DROP DATABASE IF EXISTS {db} SYNC"))
+                .await;
+        }
+    }
+
+    pub async fn create_topic(&self, topic: &str) -> anyhow::Result<()> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.args.brokers)
+            .create()?;
+        let res = admin
+            .create_topics(
+                &[NewTopic::new(
+                    topic,
+                    self.args.partitions,
+                    TopicReplication::Fixed(1),
+                )],
+                &AdminOptions::new(),
+            )
+            .await?;
+        for r in res {
+            match r {
+                Ok(_) => {}
+                Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((t, e)) => anyhow::bail!("create topic {t}: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// CPU seconds used so far by ClickHouse and the broker.
+    pub fn server_cpu(&self) -> (Option<f64>, Option<f64>) {
+        (
+            self.args.clickhouse_pid.and_then(cpu_secs),
+            self.args.broker_pid.and_then(cpu_secs),
+        )
+    }
+
+    /// Spawns `authpulse <args>` with the bench's endpoints; stderr to
+    /// `<workdir>/<log>`.
+    pub fn spawn(&self, args: &[String], log: &str) -> anyhow::Result<Child> {
+        let log_path = self.workdir.join(log);
+        let out = std::fs::File::create(&log_path)?;
+        let exe = std::env::current_exe()?;
+        let child = Command::new(exe)
+            .args(args)
+            .env("AUTHPULSE_CLICKHOUSE_URL", &self.args.clickhouse_url)
+            .env("AUTHPULSE_BROKERS", &self.args.brokers)
+            .env("RUST_LOG", "info,rdkafka=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("spawning authpulse {}", args.join(" ")))?;
+        Ok(Child {
+            child,
+            log: log_path,
+        })
+    }
+}
+
+/// A child `authpulse` process, killed on drop.
+pub struct Child {
+    child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Child {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+
+    /// SIGTERM, then SIGKILL after 30 s.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if self.exited().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `VmHWM` (peak resident set) of a process, in bytes.
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    proc_status_kb(pid, "VmHWM:").map(|kb| kb * 1024)
+}
+
+fn proc_status_kb(pid: u32, key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// User + system CPU seconds of a process (all its threads).
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces).
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+fn machine(ch_version: &str, info: &[String]) -> Vec<(String, String)> {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let mem = read("/proc/meminfo")
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut out = vec![
+        ("CPU".to_string(), cpu),
+        ("cores (nproc)".to_string(), cores.to_string()),
+        ("memory".to_string(), mem),
+        (
+            "kernel".to_string(),
+            read("/proc/sys/kernel/osrelease").trim().to_string(),
+        ),
+        ("ClickHouse".to_string(), ch_version.to_string()),
+        (
+            "authpulse".to_string(),
+            format!(
+                "{} ({} build)",
+                env!("CARGO_PKG_VERSION"),
+                if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                }
+            ),
+        ),
+    ];
+    for i in info {
+        if let Some((k, v)) = i.split_once('=') {
+            out.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// Scrapes the consumer's Prometheus metrics: batches stored, rows per
+/// batch and store time per batch.
+pub async fn ingest_metrics(port: u16) -> Option<String> {
+    let mut conn = http::Conn::new(&format!("http://127.0.0.1:{port}"));
+    let text = conn.get("/metrics", &[]).await.ok()?.text();
+    let get = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let batches = get("authpulse_ingest_batches_total ")?;
+    let rows = get("authpulse_ingest_batch_rows{quantile=\"0.5\"}");
+    let p50 = get("authpulse_ingest_insert_seconds{quantile=\"0.5\"}");
+    let p99 = get("authpulse_ingest_insert_seconds{quantile=\"0.99\"}");
+    Some(format!(
+        "{batches:.0} batches stored, rows per batch p50 {}, store time per batch p50 {} s / p99 {} s \
+         (≈ {} s of stores in series)",
+        rows.map_or("–".into(), |r| format!("{r:.0}")),
+        p50.map_or("–".into(), |v| format!("{v:.3}")),
+        p99.map_or("–".into(), |v| format!("{v:.3}")),
+        p50.map_or("–".into(), |v| format!("{:.1}", v * batches)),
+    ))
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
