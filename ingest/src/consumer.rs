@@ -38,13 +38,58 @@ struct Changes {
 
 struct Context {
     changes: Arc<Mutex<Changes>>,
+    inflight: Arc<InFlight>,
+}
+
+/// Whether a store runs in the background. A revocation waits for it, so a
+/// partition is never handed to the next owner while its batch is still
+/// being written (the next owner would not find the write-ahead record).
+#[derive(Default)]
+struct InFlight {
+    busy: Mutex<bool>,
+    idle: std::sync::Condvar,
+    /// Offsets after batches stored but not yet committed by the loop: a
+    /// revocation commits them itself, so the next owner starts after them
+    /// (no replay, no second copy of their dead letters on the DLQ topic).
+    stored: Mutex<Vec<(String, i32, i64)>>,
+}
+
+impl InFlight {
+    fn set(&self, busy: bool) {
+        *self.busy.lock().unwrap() = busy;
+        if !busy {
+            self.idle.notify_all();
+        }
+    }
+
+    fn wait_idle(&self, limit: Duration) {
+        let guard = self.busy.lock().unwrap();
+        let _ = self.idle.wait_timeout_while(guard, limit, |busy| *busy);
+    }
 }
 
 impl ClientContext for Context {}
 
 impl ConsumerContext for Context {
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, base: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
+            self.inflight.wait_idle(Duration::from_secs(60));
+            let stored = std::mem::take(&mut *self.inflight.stored.lock().unwrap());
+            let mut commit = TopicPartitionList::new();
+            for (topic, partition, next) in stored {
+                let revoked = tpl
+                    .elements()
+                    .iter()
+                    .any(|e| e.topic() == topic && e.partition() == partition);
+                if revoked {
+                    let _ = commit.add_partition_offset(&topic, partition, Offset::Offset(next));
+                }
+            }
+            if commit.count() > 0 {
+                if let Err(e) = base.commit(&commit, CommitMode::Sync) {
+                    tracing::warn!(error = %e, "commit on revocation failed; the next owner replays");
+                }
+            }
             let mut c = self.changes.lock().unwrap();
             c.revoked.extend(
                 tpl.elements()
@@ -124,12 +169,19 @@ pub(crate) struct Ingest {
     consumer: Arc<StreamConsumer<Context>>,
     /// Lag probe in flight (watermark requests block, so they run apart).
     probing: Arc<std::sync::atomic::AtomicBool>,
+    /// Wall clock for the future-skew check, refreshed every tick (a clock
+    /// read per message showed up in profiles).
+    clock: chrono::DateTime<Utc>,
     changes: Arc<Mutex<Changes>>,
     producer: FutureProducer,
     sink: Sink,
     metrics: Arc<Metrics>,
     partitions: BTreeMap<Tp, PartitionState>,
     owned: HashSet<Tp>,
+    /// The batches being stored in the background, at most one group at a
+    /// time: polling and parsing go on meanwhile, commits stay in order.
+    inflight: Option<tokio::task::JoinHandle<Vec<(BatchId, Batch)>>>,
+    inflight_flag: Arc<InFlight>,
 }
 
 /// Runs the consumer until `shutdown` resolves, then stores and commits
@@ -153,6 +205,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 impl Ingest {
     fn new(config: Config, metrics: Arc<Metrics>) -> Result<Ingest> {
         let changes = Arc::new(Mutex::new(Changes::default()));
+        let inflight_flag = Arc::new(InFlight::default());
         let consumer: StreamConsumer<Context> = ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
             .set("group.id", &config.group_id)
@@ -162,14 +215,16 @@ impl Ingest {
             .set("enable.partition.eof", "false")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
-            // A store that retries while ClickHouse is down blocks polling:
-            // allow that long before the group evicts this member.
+            // A store that retries while ClickHouse is down holds back new
+            // stores (and so polling, once batches are full): allow that
+            // long before the group evicts this member.
             .set("max.poll.interval.ms", "600000")
             // Bounded read-ahead: this is what "paused" costs in memory.
             .set("queued.max.messages.kbytes", "65536")
             .set("fetch.max.bytes", "52428800")
             .create_with_context(Context {
                 changes: changes.clone(),
+                inflight: inflight_flag.clone(),
             })?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
@@ -182,12 +237,15 @@ impl Ingest {
             config,
             consumer: Arc::new(consumer),
             probing: Arc::default(),
+            clock: Utc::now(),
             changes,
             producer,
             sink,
             metrics,
             partitions: BTreeMap::new(),
             owned: HashSet::new(),
+            inflight: None,
+            inflight_flag,
         })
     }
 
@@ -215,9 +273,18 @@ impl Ingest {
                         }
                     }
                 }
-                _ = tick.tick() => {
+                work = wait_inflight(&mut self.inflight), if self.inflight.is_some() => {
+                    self.inflight = None;
                     self.apply_rebalance();
+                    self.finish(work?)?;
                     self.flush_due(false).await?;
+                }
+                _ = tick.tick() => {
+                    self.clock = Utc::now();
+                    self.apply_rebalance();
+                    if self.inflight.is_none() {
+                        self.flush_due(false).await?;
+                    }
                 }
                 _ = lag_tick.tick() => self.update_lag(),
             }
@@ -225,11 +292,14 @@ impl Ingest {
         tracing::info!("shutting down: storing open batches");
         self.apply_rebalance();
         let grace = self.config.shutdown_grace;
-        match tokio::time::timeout(grace, self.flush_due(true)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(Error::Interrupted),
+        let drain = async {
+            self.flush_due(true).await?;
+            self.finish_inflight().await
+        };
+        match tokio::time::timeout(grace, drain).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Interrupted),
         }
-        Ok(())
     }
 
     /// Drops revoked partitions' open batches (never committed: the next
@@ -289,6 +359,7 @@ impl Ingest {
             });
         }
         let max_skew = self.config.max_future_skew;
+        let clock = self.clock;
         let window = self.config.dedup_window;
         let metrics = self.metrics.clone();
         let state = self
@@ -302,7 +373,7 @@ impl Ingest {
         metrics.seen(&tp.0, tp.1, offset);
         match parse(&payload) {
             Ok(event) => {
-                let ahead = event.occurred_at.signed_duration_since(Utc::now());
+                let ahead = event.occurred_at.signed_duration_since(clock);
                 if ahead.to_std().is_ok_and(|a| a > max_skew) {
                     metrics.consumed("invalid");
                     metrics.dead_lettered("future_timestamp");
@@ -407,11 +478,10 @@ impl Ingest {
         }
     }
 
-    /// Flushes batches that are old enough (or all, at shutdown).
-    async fn flush_due(&mut self, all: bool) -> Result<()> {
+    /// Partitions whose batch is old enough (or every open one, at shutdown).
+    fn due(&self, all: bool) -> Vec<Tp> {
         let wait = self.config.batch_max_wait;
-        let due: Vec<Tp> = self
-            .partitions
+        self.partitions
             .iter()
             .filter_map(|(tp, s)| {
                 let b = s.batch.as_ref()?;
@@ -419,97 +489,118 @@ impl Ingest {
                 let ready = b.must_end_at.is_none() && (all || b.opened.elapsed() >= wait);
                 ready.then(|| tp.clone())
             })
-            .collect();
-        for tp in due {
-            self.flush_partition(&tp).await?;
-        }
-        Ok(())
+            .collect()
     }
 
-    /// Stores one partition's batch (retrying until ClickHouse takes it),
-    /// sends its dead letters, then commits the offset after it.
+    /// Flushes batches that are old enough (or all, at shutdown).
+    async fn flush_due(&mut self, all: bool) -> Result<()> {
+        let due = self.due(all);
+        self.flush(due).await
+    }
+
+    /// Flushes one partition's batch, with any others that are due.
     async fn flush_partition(&mut self, tp: &Tp) -> Result<()> {
-        let Some(mut batch) = self.partitions.get_mut(tp).and_then(|s| s.batch.take()) else {
+        let mut due = self.due(false);
+        if !due.contains(tp) {
+            due.push(tp.clone());
+        }
+        self.flush(due).await
+    }
+
+    /// Starts storing the batches of `tps` in the background (each retried
+    /// until ClickHouse takes it, then its dead letters sent). Waits for the
+    /// previous group first: one group in flight bounds memory and keeps
+    /// commits in offset order.
+    async fn flush(&mut self, tps: Vec<Tp>) -> Result<()> {
+        let mut work: Vec<(BatchId, Batch)> = Vec::new();
+        for tp in tps {
+            if let Some(mut batch) = self.partitions.get_mut(&tp).and_then(|s| s.batch.take()) {
+                batch.rows.dead_letters = batch.dlq.iter().map(|d| d.row.clone()).collect();
+                let id = BatchId {
+                    topic: tp.0,
+                    partition: tp.1,
+                    first: batch.first,
+                    last: batch.last,
+                };
+                work.push((id, batch));
+            }
+        }
+        if work.is_empty() {
             return Ok(());
-        };
-        let id = BatchId {
-            topic: tp.0.clone(),
-            partition: tp.1,
-            first: batch.first,
-            last: batch.last,
-        };
-        batch.rows.dead_letters = batch.dlq.iter().map(|d| d.row.clone()).collect();
-        let mut attempt = 0;
-        loop {
-            match self.sink.store(&id, &batch.rows, &self.metrics).await {
-                Ok(()) => break,
-                Err(e) => {
-                    self.metrics.insert_failed();
-                    tracing::warn!(error = %e, topic = %id.topic, partition = id.partition, first = id.first, last = id.last, attempt, "store failed; retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
+        }
+        self.finish_inflight().await?;
+        let (sink, metrics, producer) = (
+            self.sink.clone(),
+            self.metrics.clone(),
+            self.producer.clone(),
+        );
+        let (dlq_topic, flag) = (self.config.dlq_topic.clone(), self.inflight_flag.clone());
+        flag.set(true);
+        self.inflight = Some(tokio::spawn(async move {
+            futures::future::join_all(
+                work.iter()
+                    .map(|(id, b)| store_until_stored(&sink, &metrics, id, &b.rows)),
+            )
+            .await;
+            for (_, b) in &work {
+                for d in &b.dlq {
+                    send_dead_letter(&producer, &dlq_topic, &d.row).await;
                 }
             }
-        }
-        for d in &batch.dlq {
-            self.send_dead_letter(&d.row).await;
-        }
-        let rows = &batch.rows;
-        for (kind, n) in [
-            ("login", rows.logins.len()),
-            ("registration", rows.registrations.len()),
-            ("token", rows.tokens.len()),
-            ("session", rows.sessions.len()),
-            ("audit", rows.audits.len()),
-        ] {
-            if n > 0 {
-                self.metrics.inserted(kind, n as u64);
-            }
-        }
-        self.metrics.batch(rows.accepted() + batch.dlq.len());
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&id.topic, id.partition, Offset::Offset(id.last + 1))?;
-        self.metrics.committed(&id.topic, id.partition, id.last + 1);
-        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
-            // Stored but not committed: a replay re-forms this batch from its
-            // write-ahead record and ClickHouse drops it as a duplicate.
-            tracing::warn!(error = %e, topic = %id.topic, partition = id.partition, "offset commit failed");
+            flag.stored.lock().unwrap().extend(
+                work.iter()
+                    .map(|(id, _)| (id.topic.clone(), id.partition, id.last + 1)),
+            );
+            flag.set(false);
+            work
+        }));
+        Ok(())
+    }
+
+    /// Waits for the batches in flight, then commits them.
+    async fn finish_inflight(&mut self) -> Result<()> {
+        if self.inflight.is_some() {
+            let work = wait_inflight(&mut self.inflight).await;
+            self.inflight = None;
+            self.apply_rebalance();
+            self.finish(work?)?;
         }
         Ok(())
     }
 
-    async fn send_dead_letter(&self, row: &DeadLetterRow) {
-        let partition = row.partition.to_string();
-        let offset = row.offset.to_string();
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "authpulse.reason",
-                value: Some(row.reason),
-            })
-            .insert(Header {
-                key: "authpulse.detail",
-                value: Some(row.detail.as_str()),
-            })
-            .insert(Header {
-                key: "authpulse.source.topic",
-                value: Some(row.topic.as_str()),
-            })
-            .insert(Header {
-                key: "authpulse.source.partition",
-                value: Some(partition.as_str()),
-            })
-            .insert(Header {
-                key: "authpulse.source.offset",
-                value: Some(offset.as_str()),
-            });
-        let record = FutureRecord::to(&self.config.dlq_topic)
-            .payload(&row.payload)
-            .key(&row.key)
-            .headers(headers);
-        if let Err((e, _)) = self.producer.send(record, Duration::from_secs(30)).await {
-            // The dead_letters table already holds it; the topic is a copy.
-            tracing::warn!(error = %e, "dead-letter topic write failed");
+    /// Records stored batches and commits the offsets after them in one
+    /// request — only for partitions this member still owns: a revoked
+    /// partition's next owner finds the write-ahead record instead.
+    fn finish(&mut self, work: Vec<(BatchId, Batch)>) -> Result<()> {
+        self.inflight_flag.stored.lock().unwrap().clear();
+        let mut tpl = TopicPartitionList::new();
+        for (id, batch) in &work {
+            let rows = &batch.rows;
+            for (kind, n) in [
+                ("login", rows.logins.len()),
+                ("registration", rows.registrations.len()),
+                ("token", rows.tokens.len()),
+                ("session", rows.sessions.len()),
+                ("audit", rows.audits.len()),
+            ] {
+                if n > 0 {
+                    self.metrics.inserted(kind, n as u64);
+                }
+            }
+            self.metrics.batch(rows.accepted() + batch.dlq.len());
+            if self.owned.contains(&(id.topic.clone(), id.partition)) {
+                tpl.add_partition_offset(&id.topic, id.partition, Offset::Offset(id.last + 1))?;
+                self.metrics.committed(&id.topic, id.partition, id.last + 1);
+            }
         }
+        if tpl.count() > 0 {
+            if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
+                // Stored but not committed: a replay re-forms these batches
+                // from their write-ahead records and ClickHouse drops them.
+                tracing::warn!(error = %e, "offset commit failed");
+            }
+        }
+        Ok(())
     }
 
     /// Refreshes high watermarks off the poll task (ListOffsets is a
@@ -537,6 +628,63 @@ impl Ingest {
             }
             probing.store(false, Ordering::Release);
         });
+    }
+}
+
+async fn send_dead_letter(producer: &FutureProducer, topic: &str, row: &DeadLetterRow) {
+    let partition = row.partition.to_string();
+    let offset = row.offset.to_string();
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "authpulse.reason",
+            value: Some(row.reason),
+        })
+        .insert(Header {
+            key: "authpulse.detail",
+            value: Some(row.detail.as_str()),
+        })
+        .insert(Header {
+            key: "authpulse.source.topic",
+            value: Some(row.topic.as_str()),
+        })
+        .insert(Header {
+            key: "authpulse.source.partition",
+            value: Some(partition.as_str()),
+        })
+        .insert(Header {
+            key: "authpulse.source.offset",
+            value: Some(offset.as_str()),
+        });
+    let record = FutureRecord::to(topic)
+        .payload(&row.payload)
+        .key(&row.key)
+        .headers(headers);
+    if let Err((e, _)) = producer.send(record, Duration::from_secs(30)).await {
+        // The dead_letters table already holds it; the topic is a copy.
+        tracing::warn!(error = %e, "dead-letter topic write failed");
+    }
+}
+
+/// The result of the store in flight.
+async fn wait_inflight(
+    h: &mut Option<tokio::task::JoinHandle<Vec<(BatchId, Batch)>>>,
+) -> Result<Vec<(BatchId, Batch)>> {
+    match h.as_mut() {
+        Some(h) => h
+            .await
+            .map_err(|e| Error::Config(format!("store task failed: {e}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Stores one batch, retrying with backoff until ClickHouse takes it.
+async fn store_until_stored(sink: &Sink, metrics: &Metrics, id: &BatchId, rows: &Rows) {
+    let mut attempt = 0;
+    while let Err(e) = sink.store(id, rows, metrics).await {
+        metrics.insert_failed();
+        tracing::warn!(error = %e, topic = %id.topic, partition = id.partition, first = id.first, last = id.last, attempt, "store failed; retrying");
+        tokio::time::sleep(backoff(attempt)).await;
+        attempt += 1;
     }
 }
 

@@ -124,15 +124,18 @@ impl Sink {
             })
             .await?;
         record.end().await?;
-        self.insert(id, "login_events", &rows.logins).await?;
-        self.insert(id, "registration_events", &rows.registrations)
-            .await?;
-        self.insert(id, "token_events", &rows.tokens).await?;
-        self.insert(id, "session_events", &rows.sessions).await?;
-        self.insert(id, "audit_events", &rows.audits).await?;
-        self.insert(id, "dead_letters", &rows.dead_letters).await?;
-        // Last: ids are only remembered once their events are stored.
-        self.insert(id, "ingest_event_ids", &rows.event_ids).await?;
+        // The tables are independent: insert them concurrently. (The id
+        // table may land before the rows: a new owner only loads ids of
+        // offsets before its resume point, i.e. of committed batches.)
+        tokio::try_join!(
+            self.insert(id, "login_events", &rows.logins),
+            self.insert(id, "registration_events", &rows.registrations),
+            self.insert(id, "token_events", &rows.tokens),
+            self.insert(id, "session_events", &rows.sessions),
+            self.insert(id, "audit_events", &rows.audits),
+            self.insert(id, "dead_letters", &rows.dead_letters),
+            self.insert(id, "ingest_event_ids", &rows.event_ids),
+        )?;
         metrics.record_insert(started.elapsed());
         Ok(())
     }
