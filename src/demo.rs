@@ -1,53 +1,42 @@
-//! Demo traffic: a small, deterministic stream of login events.
+//! Demo traffic: a small loadgen stream of every event type over the last
+//! `hours` hours, with a few late events, re-sends and poison messages so
+//! every report and the dead-letter path have something to show.
 
-use authpulse_schemas::{to_json, Body, Event, Login, Org};
+use authpulse_loadgen::{generate, org_ids, Profile};
 use chrono::Utc;
-use uuid::Uuid;
 
 use crate::loadgen_cmd::Sender;
 
-/// Produces `count` login events spread over the last `hours` hours.
-pub async fn produce(
-    brokers: &str,
-    topic: &str,
-    count: u64,
-    hours: u32,
-    seed: u64,
-) -> anyhow::Result<u64> {
+/// The demo profile: 3 organizations × 3 applications × 400 users.
+pub fn profile(count: u64, hours: u32) -> Profile {
+    let span = chrono::Duration::hours(i64::from(hours.max(1)));
+    Profile {
+        seed: 42,
+        events: count,
+        orgs: 3,
+        apps_per_org: 3,
+        users_per_org: 400,
+        // Ends a minute ago: nothing lands in the future.
+        start: Utc::now() - span - chrono::Duration::minutes(1),
+        span,
+        late_fraction: 0.02,
+        duplicate_fraction: 0.01,
+        poison_fraction: 0.005,
+        ..Profile::default()
+    }
+}
+
+/// Slugs of the demo organizations.
+pub fn org_slugs(p: &Profile) -> Vec<String> {
+    org_ids(p).into_iter().map(|(_, slug)| slug).collect()
+}
+
+/// Produces the demo profile's messages; returns how many were sent.
+pub async fn produce(brokers: &str, topic: &str, p: &Profile) -> anyhow::Result<u64> {
     // Enqueue everything, await the deliveries at the end (fast path).
     let mut sender = Sender::new(brokers)?;
-    let org = Org {
-        id: Uuid::from_u128(0xA0 + u128::from(seed)),
-        slug: "demo".into(),
-    };
-    let apps = [Uuid::from_u128(0x1001), Uuid::from_u128(0x1002)];
-    let providers = ["password", "google", "github", "microsoft"];
-    let now = Utc::now();
-    let span_ms = i64::from(hours.max(1)) * 3600 * 1000;
-    for i in 0..count {
-        let mix = i.wrapping_mul(2654435761).wrapping_add(seed);
-        let success = mix % 10 != 0;
-        let event = Event {
-            id: Uuid::from_u128((u128::from(seed) << 64) | u128::from(i)),
-            occurred_at: now - chrono::Duration::milliseconds((mix as i64).rem_euclid(span_ms)),
-            org: org.clone(),
-            body: Body::Login(Login {
-                success,
-                failure_reason: (!success).then(|| "invalid_password".to_string()),
-                user_id: Some(Uuid::from_u128(0x5000 + u128::from(mix % 50))),
-                login_id: format!("user{}@demo.example", mix % 50),
-                application_id: apps[(i % 2) as usize],
-                application_name: Some(format!("demo-app-{}", i % 2 + 1)),
-                provider: providers[(mix % 4) as usize].to_string(),
-                ip: Some("127.0.0.1".into()),
-                user_agent: Some("authpulse-demo".into()),
-                session_id: None,
-            }),
-        };
-        let payload = to_json(&event);
-        let key = event.id.to_string();
-        sender.send(topic, key.as_bytes(), &payload).await?;
+    for m in generate(p) {
+        sender.send(topic, m.key.as_bytes(), &m.payload).await?;
     }
-    let sent = sender.flush().await?;
-    Ok(sent)
+    sender.flush().await
 }

@@ -116,6 +116,10 @@ enum Command {
         /// Print the DDL instead of applying it.
         #[arg(long)]
         print: bool,
+        /// Keep raw events this many days of event time (TTL; rollups are
+        /// kept regardless). Unset: leave the current TTL (400 days at first).
+        #[arg(long, env = "AUTHPULSE_RAW_RETENTION_DAYS")]
+        raw_retention_days: Option<u32>,
     },
     /// Consume auth events from Kafka into ClickHouse.
     Ingest {
@@ -153,7 +157,7 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         count: u64,
         /// Spread the events over this many hours before now.
-        #[arg(long, default_value_t = 24)]
+        #[arg(long, default_value_t = 24 * 30)]
         hours: u32,
     },
     /// Portable distinct-user sketches: export a month, union files from
@@ -301,6 +305,7 @@ async fn main() -> anyhow::Result<()> {
             timezones,
             cluster,
             print,
+            raw_retention_days,
         } => {
             if print {
                 let ddl = match &cluster {
@@ -325,6 +330,16 @@ async fn main() -> anyhow::Result<()> {
                 report.already,
                 report.zones_added
             );
+            if let Some(days) = raw_retention_days {
+                authpulse_rollup::set_raw_retention(
+                    &authpulse_rollup::client(&store.clickhouse_url),
+                    &store.database,
+                    days,
+                    cluster.as_deref(),
+                )
+                .await?;
+                println!("raw retention: {days} days");
+            }
         }
         Command::Ingest {
             store,
@@ -357,7 +372,12 @@ async fn main() -> anyhow::Result<()> {
             count,
             hours,
         } => {
-            let n = demo::produce(&kafka.brokers, &kafka.topics[0], count, hours, 42).await?;
+            let n = demo::produce(
+                &kafka.brokers,
+                &kafka.topics[0],
+                &demo::profile(count, hours),
+            )
+            .await?;
             println!("produced {n} demo events to {}", kafka.topics[0]);
         }
         Command::Up {
@@ -394,29 +414,78 @@ async fn up(
         ingest_config(&store, &kafka, &ingest),
         wait(rx.clone()),
     ));
+    let demo = demo::profile(demo_events, 24 * 30);
+    let orgs = demo::org_slugs(&demo);
+    let mut config = api_config(&api)?;
+    if api.auth_config.is_none() {
+        // The demo key gets every scope and membership of the demo orgs, so
+        // the org analytics answer it too.
+        let memberships: serde_json::Map<String, serde_json::Value> = orgs
+            .iter()
+            .map(|o| (o.clone(), serde_json::json!("Admin")))
+            .collect();
+        let keys: Vec<serde_json::Value> = api
+            .api_keys
+            .iter()
+            .map(|k| serde_json::json!({"key": k, "name": "demo", "scopes": ["*"], "memberships": memberships}))
+            .collect();
+        let json = serde_json::json!({ "api_keys": keys }).to_string();
+        let auth = authpulse_api::Authenticator::from_json(&json, std::path::Path::new("."), &[])
+            .map_err(|e| anyhow::anyhow!("demo auth: {e}"))?;
+        config.auth = std::sync::Arc::new(auth);
+    }
     let listener = tokio::net::TcpListener::bind(api.listen)
         .await
         .with_context(|| format!("binding {}", api.listen))?;
     let api_task = tokio::spawn(authpulse_api::serve(
         listener,
-        api_config(&api)?,
+        config,
         store_for(&store),
         wait(rx.clone()),
     ));
     if demo_events > 0 {
-        let n = demo::produce(&kafka.brokers, &kafka.topics[0], demo_events, 24, 42).await?;
-        tracing::info!(events = n, "demo traffic produced");
+        let n = demo::produce(&kafka.brokers, &kafka.topics[0], &demo).await?;
+        tracing::info!(
+            events = n,
+            "demo traffic produced (last 30 days, every event type)"
+        );
     }
-    let now = chrono::Utc::now().timestamp_millis();
-    let day_ago = now - 24 * 3600 * 1000;
-    let key = &api.api_keys[0];
+    let now = chrono::Utc::now();
+    let (end, month_ago) = (
+        now.timestamp_millis(),
+        (now - chrono::Duration::days(30)).timestamp_millis(),
+    );
+    let key = api.api_keys.first().cloned().unwrap_or_default();
+    let (base, org, month) = (
+        format!("http://{}", api.listen),
+        &orgs[0],
+        now.format("%Y%m"),
+    );
     println!(
-        "\nauthpulse is up.\n  API:        http://{listen}\n  login report (last 24 h):\n    curl -s -H 'Authorization: {key}' 'http://{listen}/api/report/login?start={day_ago}&end={now}'\n  ClickHouse: {ch}  (database {db})\n    curl -s '{ch}/?query=SELECT+count()+FROM+{db}.login_events'\n  Kafka:      {brokers}  topic {topic}\nCtrl-C stops everything.\n",
-        listen = api.listen,
+        "
+authpulse is up. Demo traffic: {demo_events} events of every type over the last 30 days.
+
+  API (key {key}; OpenAPI at {base}/openapi.json, examples in docs/api.md)
+    curl -s -H 'Authorization: {key}' '{base}/api/report/login?start={month_ago}&end={end}'
+    curl -s -H 'Authorization: {key}' '{base}/api/report/daily-active-users?start={month_ago}&end={end}'
+    curl -s -H 'Authorization: {key}' '{base}/api/report/totals'
+    curl -s -H 'Authorization: Bearer {key}' '{base}/jans-auth/restv1/internal/stat?month={month}'
+    curl -s -H 'Authorization: Bearer {key}' '{base}/api/organizations/{org}/analytics/login-trends'
+    curl -s -H 'Authorization: Bearer {key}' '{base}/api/admin/stats'
+    curl -s -H 'Authorization: Bearer {key}' '{base}/api/admin/audit?pageSize=5'
+    curl -s '{base}/jans-auth/sys/health-check'
+  Ingest metrics: http://{metrics}/metrics
+  ClickHouse:     {ch}  (database {db}; Grafana dashboard in deploy/grafana/)
+    curl -s '{ch}/?query=SELECT+reason,count()+FROM+{db}.dead_letters+GROUP+BY+reason'
+  Kafka:          {brokers}  topic {topic} (dead letters: {dlq})
+Ctrl-C stops everything.
+",
+        metrics = ingest.metrics_listen.map(|a| a.to_string()).unwrap_or_else(|| "(not served)".into()),
         ch = store.clickhouse_url,
         db = store.database,
         brokers = kafka.brokers,
         topic = kafka.topics[0],
+        dlq = ingest.dlq_topic,
     );
     shutdown_signal().await;
     let _ = tx.send(true);

@@ -214,5 +214,5 @@ fn report_requires_api_key_and_valid_parameters() {
     // An empty store answers an empty report, not an error.
     let (code, body) = http_get(&format!("{base}?start=0&end=3600000"), Some(KEY));
     assert_eq!(code, 200);
-    assert_eq!(body, r#"{"hourlyCounts":[],"total":0}"#);
+    assert_eq!(body, r#"{"total":0,"hourlyCounts":[]}"#);
 }

@@ -33,7 +33,8 @@ start() {
   [ -x "$NISSHI_BIN" ] || die "nisshi is not installed at $NISSHI_BIN: run deploy/local/install.sh"
   (
     cd "$BROKER_DATA"
-    exec nohup "$NISSHI_BIN" broker \
+    # Own session, so a Ctrl-C of `up` reaches only the services (see clickhouse.sh).
+    exec setsid nohup "$NISSHI_BIN" broker \
       --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --storage-engine "$ENGINE" \

@@ -13,15 +13,15 @@ use crate::AppState;
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DailyReport {
-    daily_active_users: Vec<IntervalCount>,
     total: u64,
+    daily_active_users: Vec<IntervalCount>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MonthlyReport {
-    monthly_active_users: Vec<IntervalCount>,
     total: u64,
+    monthly_active_users: Vec<IntervalCount>,
 }
 
 async fn counts(

@@ -13,8 +13,8 @@ use crate::AppState;
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HourlyReport {
-    pub hourly_counts: Vec<IntervalCount>,
     pub total: u64,
+    pub hourly_counts: Vec<IntervalCount>,
 }
 
 /// `GET /api/report/login`: successful logins per hour of the report
