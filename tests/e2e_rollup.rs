@@ -418,3 +418,51 @@ fn grafana_dashboard_queries_run_on_the_rollups() {
         stack.query_in("authpulse", &sql);
     }
 }
+
+#[test]
+fn migrate_is_idempotent_and_names_the_failing_file_and_statement() {
+    let stack = Stack::start("migrate");
+    let run = |db: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_authpulse"))
+            .args([
+                "migrate",
+                "--database",
+                db,
+                "--timezones",
+                "UTC,Asia/Kolkata",
+            ])
+            .env("AUTHPULSE_CLICKHOUSE_URL", stack.ch_url())
+            .output()
+            .unwrap()
+    };
+    let first = run("authpulse");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let tables =
+        stack.query("SELECT name FROM system.tables WHERE database = 'authpulse' ORDER BY name");
+    let second = run("authpulse");
+    assert!(second.status.success());
+    let out = String::from_utf8_lossy(&second.stdout);
+    assert!(out.starts_with("applied 0 migration(s)"), "{out}");
+    assert!(out.contains("report timezones added: []"), "{out}");
+    assert_eq!(
+        stack.query("SELECT name FROM system.tables WHERE database = 'authpulse' ORDER BY name"),
+        tables,
+        "a second run changes nothing"
+    );
+
+    // A database where a rollup table already exists with another shape:
+    // the MV that feeds it cannot be created, and the error says where.
+    stack.query("CREATE DATABASE broken");
+    stack.query("CREATE TABLE broken.login_totals (x UInt8) ENGINE = MergeTree ORDER BY x");
+    let failed = run("broken");
+    assert!(!failed.status.success());
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        err.contains("migration 0003_rollups.sql statement 2 failed (CREATE MATERIALIZED VIEW IF NOT EXISTS login_totals_mv TO login_totals AS)"),
+        "{err}"
+    );
+}
