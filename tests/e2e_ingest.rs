@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use authpulse_loadgen::{generate, MessageKind, Oracle, Profile};
 use chrono::{TimeZone, Utc};
-use common::pipeline::{count, expected, produce_stream, stored, wait_ingested};
+use common::pipeline::{count, expected, produce_stream, rollup_sums, stored, wait_ingested};
 use common::*;
 
 fn profile(seed: u64, events: u64, duplicates: f64, poison: f64) -> Profile {
@@ -27,42 +27,6 @@ fn profile(seed: u64, events: u64, duplicates: f64, poison: f64) -> Profile {
         late_fraction: 0.05,
         ..Profile::default()
     }
-}
-
-/// Rollup sums, which must equal the raw counts when every MV counted each
-/// batch once.
-fn rollup_sums(stack: &Stack) -> BTreeMap<&'static str, u64> {
-    let db = "authpulse";
-    BTreeMap::from([
-        (
-            "login",
-            count(
-                stack,
-                &format!("SELECT sum(logins) FROM {db}.login_counts_15m"),
-            ),
-        ),
-        (
-            "registration",
-            count(
-                stack,
-                &format!("SELECT sum(events) FROM {db}.registration_counts_15m"),
-            ),
-        ),
-        (
-            "token",
-            count(
-                stack,
-                &format!("SELECT sum(tokens) FROM {db}.token_counts_15m"),
-            ),
-        ),
-        (
-            "audit",
-            count(
-                stack,
-                &format!("SELECT sum(events) FROM {db}.audit_counts_15m"),
-            ),
-        ),
-    ])
 }
 
 fn expected_rollups(o: &Oracle) -> BTreeMap<&'static str, u64> {

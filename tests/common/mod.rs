@@ -94,24 +94,7 @@ impl Stack {
 
     /// Runs a query over ClickHouse HTTP and returns the TSV body.
     pub fn query(&self, sql: &str) -> String {
-        let out = Command::new("curl")
-            .args([
-                "-sS",
-                "--fail-with-body",
-                "--max-time",
-                "30",
-                &self.ch_url(),
-                "--data-binary",
-                sql,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "query failed: {sql}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        self.query_in("default", sql)
     }
 
     /// Runs a statement with `database` as the default database.
@@ -303,24 +286,7 @@ pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 }
 
 pub fn http_get(url: &str, auth: Option<&str>) -> (u16, String) {
-    let mut c = Command::new("curl");
-    c.args([
-        "-sS",
-        "--max-time",
-        "30",
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
-        url,
-    ]);
-    if let Some(a) = auth {
-        c.args(["-H", &format!("Authorization: {a}")]);
-    }
-    let out = c.output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.trim().parse().unwrap_or(0), body.to_string())
+    admin::http("GET", url, auth)
 }
 
 pub fn path_exists(p: &Path) -> bool {

@@ -50,7 +50,35 @@ pub fn expected(oracle: &Oracle) -> BTreeMap<&'static str, u64> {
         .collect()
 }
 
-/// Waits until the raw tables hold exactly the oracle's events.
+/// Rollup sums per event type; equal to the raw counts once every
+/// materialized view has seen every stored row.
+pub fn rollup_sums(stack: &Stack) -> BTreeMap<&'static str, u64> {
+    [
+        (
+            "login",
+            "SELECT sum(logins) FROM authpulse.login_counts_15m",
+        ),
+        (
+            "registration",
+            "SELECT sum(events) FROM authpulse.registration_counts_15m",
+        ),
+        (
+            "token",
+            "SELECT sum(tokens) FROM authpulse.token_counts_15m",
+        ),
+        (
+            "audit",
+            "SELECT sum(events) FROM authpulse.audit_counts_15m",
+        ),
+    ]
+    .into_iter()
+    .map(|(t, sql)| (t, count(stack, sql)))
+    .collect()
+}
+
+/// Waits until the raw tables hold exactly the oracle's events, and the
+/// rollups fed by them have caught up too (an insert makes its raw rows
+/// visible before the views' rows are written).
 pub fn wait_ingested(stack: &Stack, oracle: &Oracle, logs: &[&str]) {
     let want = expected(oracle);
     let reached = eventually(Duration::from_secs(240), || {
@@ -61,7 +89,10 @@ pub fn wait_ingested(stack: &Stack, oracle: &Oracle, logs: &[&str]) {
                 "more {k} rows than events: {s:?} vs {want:?}"
             );
         }
-        (s == want).then_some(())
+        let views_done = rollup_sums(stack).iter().all(|(k, v)| *v == want[k])
+            // No insert still pushing blocks through its materialized views.
+            && count(stack, "SELECT count() FROM system.processes WHERE query_kind = 'Insert'") == 0;
+        (s == want && views_done).then_some(())
     });
     if reached.is_none() {
         let logs: String = logs
@@ -69,8 +100,9 @@ pub fn wait_ingested(stack: &Stack, oracle: &Oracle, logs: &[&str]) {
             .map(|l| format!("--- {l}\n{}", stack.log(l)))
             .collect();
         panic!(
-            "never caught up: stored {:?}, expected {want:?}\n{logs}",
-            stored(stack)
+            "never caught up: stored {:?}, rollups {:?}, expected {want:?}\n{logs}",
+            stored(stack),
+            rollup_sums(stack)
         );
     }
 }
