@@ -219,8 +219,11 @@ impl Ingest {
             // stores (and so polling, once batches are full): allow that
             // long before the group evicts this member.
             .set("max.poll.interval.ms", "600000")
-            // Bounded read-ahead: this is what "paused" costs in memory.
-            .set("queued.max.messages.kbytes", "65536")
+            // Bounded read-ahead, per partition: this is what "paused" costs
+            // in memory. Measured (docs/benchmarks.md, 4 partitions): 16 MiB
+            // 47k ev/s 134 MiB RSS; 24 MiB 67k ev/s 187 MiB; 32 MiB 82k ev/s
+            // 224 MiB; 64 MiB 105k ev/s 265 MiB. 24 MiB keeps the 200 MB budget.
+            .set("queued.max.messages.kbytes", "24576")
             .set("fetch.max.bytes", "52428800")
             .create_with_context(Context {
                 changes: changes.clone(),

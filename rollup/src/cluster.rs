@@ -38,6 +38,13 @@ pub fn render(sql: &str, cluster: &str, database: &str) -> String {
             in_create_table = false;
             continue;
         }
+        if let Some(rest) = trimmed.strip_prefix("DROP VIEW IF EXISTS ") {
+            let name = rest.trim_end_matches(';').trim();
+            out.push_str(&format!(
+                "DROP VIEW IF EXISTS {name} ON CLUSTER '{cluster}';\n"
+            ));
+            continue;
+        }
         if in_create_table && trimmed.starts_with("org_id ") {
             has_org = true;
         }

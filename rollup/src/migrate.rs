@@ -111,8 +111,20 @@ pub async fn migrate(
         .fetch_all()
         .await?;
     for tz in zones {
+        let first_layout = format!("active_users_daily_mv_{}", zone_name(*tz));
+        let had_first_layout: u64 = db
+            .query(
+                "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?",
+            )
+            .bind(&first_layout)
+            .fetch_one()
+            .await?;
         let views = render(&render_zone(include_str!("../sql/zone_mvs.sql"), *tz));
         run_all(&db, "zone_mvs.sql", &views).await?;
+        if had_first_layout > 0 {
+            let all = render_zone(include_str!("../sql/zone_all_apps.sql"), *tz);
+            run_all(&db, "zone_all_apps.sql", &all).await?;
+        }
         if !known.iter().any(|k| k.tz == tz.name()) {
             let backfill = render_zone(include_str!("../sql/zone_backfill.sql"), *tz);
             run_all(&db, "zone_backfill.sql", &backfill).await?;
@@ -209,8 +221,14 @@ pub fn split_statements(sql: &str) -> Vec<String> {
 /// Substitutes a zone into a template. The name comes from chrono-tz's own
 /// list (letters, digits, `/`, `_`, `-`, `+`), never from a request.
 fn render_zone(template: &str, tz: Tz) -> String {
-    let name: String = tz
-        .name()
+    template
+        .replace("{{tz}}", tz.name())
+        .replace("{{name}}", &zone_name(tz))
+}
+
+/// The zone as a suffix of object names.
+fn zone_name(tz: Tz) -> String {
+    tz.name()
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -219,10 +237,7 @@ fn render_zone(template: &str, tz: Tz) -> String {
                 '_'
             }
         })
-        .collect();
-    template
-        .replace("{{tz}}", tz.name())
-        .replace("{{name}}", &name)
+        .collect()
 }
 
 /// Splits a migration file into statements: a statement ends with `;` at the

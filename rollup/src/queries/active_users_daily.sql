@@ -5,6 +5,7 @@ FROM active_users_daily
 WHERE tz = {tz:String}
   AND day >= {from_day:Date}
   AND day < {to_day:Date}
-  AND (empty({apps:Array(UUID)}) OR has({apps:Array(UUID)}, application_id))
+  -- all applications: the precomputed all-applications states
+  AND if(empty({apps:Array(UUID)}), application_id = toUUID('00000000-0000-0000-0000-000000000000'), has({apps:Array(UUID)}, application_id))
 GROUP BY day
 ORDER BY day

@@ -4,5 +4,6 @@ FROM active_users_monthly
 WHERE tz = {tz:String}
   AND month >= {from_day:Date}
   AND month < {to_day:Date}
+  AND application_id = toUUID('00000000-0000-0000-0000-000000000000')
 GROUP BY ym
 ORDER BY ym
