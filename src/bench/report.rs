@@ -507,10 +507,11 @@ fn analysis(o: &mut String, r: &Results) {
                         format!(
                             "the machine was only {:.0} % busy, so this run is bounded by waiting, \
                              not CPU: consumer start-up and group join, the per-partition batch \
-                             timer (`--batch-wait-ms` 500) and the batch stores, which the consumer \
-                             runs one after another (see the consumer metrics under 1.: store time \
-                             per batch × batches); start-up and timer are fixed costs that a larger \
-                             topic amortises, the serial stores are not",
+                             timer (`--batch-wait-ms` 500) and the batch stores: one group of \
+                             batches is stored at a time beside polling, and the read-ahead \
+                             (`queued.max.messages.kbytes`, sized for the 200 MB memory budget) \
+                             limits how far polling runs ahead of a store (the trade-off is in \
+                             docs/benchmarks-analysis.md)",
                             util * 100.0
                         )
                     } else {
@@ -534,8 +535,8 @@ fn analysis(o: &mut String, r: &Results) {
                 notes.push(format!(
                     "Ingest vs file insert is {:.2}× (< 0.7×): the file insert is one HTTP request per \
                      table with no broker, no consumer and no per-batch bookkeeping (write-ahead \
-                     record, dedup tokens, offset commits); with {} events the fixed costs of the \
-                     consumer weigh most — measure at the default 1M before concluding.",
+                     record, dedup tokens, offset commits) and far fewer, larger parts for ClickHouse \
+                     to merge; {} events. docs/benchmarks-analysis.md has the part/merge numbers.",
                     a / c,
                     i.valid_events
                 ));
@@ -588,13 +589,12 @@ fn analysis(o: &mut String, r: &Results) {
         if let Some(s) = f.stats.filter(|s| s.p99_ms > 2000.0) {
             notes.push(format!(
                 "Freshness p99 {:.0} ms > 2 s at {:.0} events/s. A sample is visible once its \
-                 partition's batch is stored: the batch timer (500 ms) plus the store. The \
-                 consumer stores batches on its poll task one after another (docs/delivery.md), \
-                 each store being 5 raw-table inserts with their materialized views plus the \
-                 write-ahead record, so with several partitions flushing every 500 ms a sample \
-                 also waits for the stores queued ahead of it (consumer metrics in 3.: store time \
-                 per batch × batches); and the same 2 cores also generate and produce the traffic, \
-                 run the broker and answer the polls (CPU seconds in 3.).",
+                 partition's batch is stored: the batch timer (500 ms) plus the store, each store \
+                 being the raw-table inserts with their materialized views. At this rate the 2 \
+                 cores that also generate and produce the traffic, run the broker and answer the \
+                 polls are saturated, mostly by ClickHouse merging the many small parts that \
+                 continuous inserts create (CPU seconds in 3.); below saturation p99 is under 2 s \
+                 (docs/benchmarks-analysis.md).",
                 s.p99_ms, f.achieved_rate
             ));
         }
