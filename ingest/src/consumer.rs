@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use authpulse_schemas::{parse, ContractError};
+use authpulse_schemas::parse;
 use chrono::Utc;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
@@ -409,9 +409,14 @@ impl Ingest {
             Err(e) => {
                 metrics.consumed("invalid");
                 metrics.dead_lettered(e.code());
-                batch
-                    .dlq
-                    .push(dead_letter(&tp, offset, e.code(), detail(&e), payload, key));
+                batch.dlq.push(dead_letter(
+                    &tp,
+                    offset,
+                    e.code(),
+                    e.to_string(),
+                    payload,
+                    key,
+                ));
             }
         }
         let full = batch.must_end_at.map_or_else(
@@ -673,9 +678,7 @@ async fn wait_inflight(
     h: &mut Option<tokio::task::JoinHandle<Vec<(BatchId, Batch)>>>,
 ) -> Result<Vec<(BatchId, Batch)>> {
     match h.as_mut() {
-        Some(h) => h
-            .await
-            .map_err(|e| Error::Config(format!("store task failed: {e}"))),
+        Some(h) => h.await.map_err(|e| Error::Task(e.to_string())),
         None => Ok(Vec::new()),
     }
 }
@@ -689,10 +692,6 @@ async fn store_until_stored(sink: &Sink, metrics: &Metrics, id: &BatchId, rows: 
         tokio::time::sleep(backoff(attempt)).await;
         attempt += 1;
     }
-}
-
-fn detail(e: &ContractError) -> String {
-    e.to_string()
 }
 
 fn dead_letter(

@@ -5,10 +5,10 @@ pub enum Error {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("clickhouse: {0}")]
     ClickHouse(#[from] clickhouse::error::Error),
-    #[error("config: {0}")]
-    Config(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("background store task failed: {0}")]
+    Task(String),
     #[error("shutdown before the pending batch could be stored; it will be replayed")]
     Interrupted,
 }

@@ -6,7 +6,7 @@ pub mod admin;
 pub mod pipeline;
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -287,8 +287,4 @@ pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 
 pub fn http_get(url: &str, auth: Option<&str>) -> (u16, String) {
     admin::http("GET", url, auth)
-}
-
-pub fn path_exists(p: &Path) -> bool {
-    p.exists()
 }
