@@ -126,8 +126,16 @@ pub async fn migrate(
             run_all(&db, "zone_all_apps.sql", &all).await?;
         }
         if !known.iter().any(|k| k.tz == tz.name()) {
-            let backfill = render_zone(include_str!("../sql/zone_backfill.sql"), *tz);
-            run_all(&db, "zone_backfill.sql", &backfill).await?;
+            // Backfill with the views' own SELECTs over the retained raw
+            // logins: sketch states are idempotent under re-insertion, so
+            // overlapping with live view inserts cannot over-count.
+            let zone_sql = render_zone(include_str!("../sql/zone_mvs.sql"), *tz);
+            let mut backfill = backfill_from_views(&zone_sql);
+            backfill.push_str(&format!(
+                "INSERT INTO report_zones (tz) VALUES ('{}');\n",
+                tz.name()
+            ));
+            run_all(&db, "zone backfill", &backfill).await?;
             tracing::info!(tz = tz.name(), "report timezone added");
             report.zones_added.push(tz.name().to_string());
         }
@@ -226,6 +234,27 @@ fn render_zone(template: &str, tz: Tz) -> String {
         .replace("{{name}}", &zone_name(tz))
 }
 
+/// `CREATE MATERIALIZED VIEW … TO t AS SELECT …` → `INSERT INTO t SELECT …`
+/// for every view of `sql` (other statements are skipped).
+fn backfill_from_views(sql: &str) -> String {
+    let mut out = String::new();
+    for stmt in statements(sql) {
+        const CREATE: &str = "CREATE MATERIALIZED VIEW IF NOT EXISTS ";
+        let Some(at) = stmt.find(CREATE) else {
+            continue;
+        };
+        let rest = &stmt[at + CREATE.len()..];
+        let Some((head, select)) = rest.split_once(" AS\n") else {
+            continue;
+        };
+        let Some(target) = head.split(" TO ").nth(1) else {
+            continue;
+        };
+        out.push_str(&format!("INSERT INTO {}\n{select};\n", target.trim()));
+    }
+    out
+}
+
 /// The zone as a suffix of object names.
 fn zone_name(tz: Tz) -> String {
     tz.name()
@@ -273,6 +302,17 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].ends_with("ENGINE = Memory"));
         assert!(got[1].contains("CREATE TABLE b"));
+    }
+
+    #[test]
+    fn backfill_uses_the_views_selects() {
+        let sql = render_zone(include_str!("../sql/zone_mvs.sql"), Tz::Asia__Kolkata);
+        let b = backfill_from_views(&sql);
+        let inserts: Vec<_> = statements(&b).collect();
+        assert_eq!(inserts.len(), 2, "{b}");
+        assert!(inserts[0].starts_with("INSERT INTO active_users_daily\nSELECT tz, day"));
+        assert!(inserts[1].starts_with("INSERT INTO active_users_monthly\n"));
+        assert!(b.contains("toDate(occurred_at, 'Asia/Kolkata')"));
     }
 
     #[test]
