@@ -257,16 +257,15 @@ impl Store {
     /// FusionAuth totals: per-application logins and registrations, global
     /// registrations.
     pub async fn totals(&self) -> Result<Totals> {
-        let apps: Vec<AppTotals> = self
+        let apps = self
             .client
             .query(include_str!("queries/app_totals.sql"))
-            .fetch_all()
-            .await?;
-        let g: Created = self
+            .fetch_all::<AppTotals>();
+        let global = self
             .client
             .query(include_str!("queries/global_registrations.sql"))
-            .fetch_one()
-            .await?;
+            .fetch_one::<Created>();
+        let (apps, g) = tokio::try_join!(apps, global)?;
         Ok(Totals {
             apps,
             global_registrations: g.created as i64 - g.deleted as i64,
@@ -278,22 +277,21 @@ impl Store {
     /// sketch states, tokens per grant type and token type.
     pub async fn month_stats(&self, range: Range) -> Result<MonthStats> {
         let (from_day, to_day) = range.local_days();
-        let mau: Vec<MonthCount> = self
+        let mau = self
             .client
             .query(include_str!("queries/mau_by_month.sql"))
             .param("tz", range.tz.name())
             .param("from_day", from_day.to_string())
             .param("to_day", to_day.to_string())
-            .fetch_all()
-            .await?;
-        let tokens: Vec<TokenCount> = self
+            .fetch_all::<MonthCount>();
+        let tokens = self
             .client
             .query(include_str!("queries/tokens_by_month.sql"))
             .param("tz", range.tz.name())
             .param("from", range.from.timestamp())
             .param("to", range.to.timestamp())
-            .fetch_all()
-            .await?;
+            .fetch_all::<TokenCount>();
+        let (mau, tokens) = tokio::try_join!(mau, tokens)?;
         let mut stats = MonthStats {
             mau: mau.into_iter().map(|m| (m.ym, m.count)).collect(),
             ..Default::default()
