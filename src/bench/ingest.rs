@@ -286,17 +286,19 @@ async fn authpulse(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result<In
     Ok(run)
 }
 
-/// Parsing SQL of each raw table from the JSON text column `raw` of the
-/// staging table (rows of one event type).
+/// Envelope columns every raw table shares, parsed from `raw`.
+const KAFKA_ENVELOPE: &str = "toUUID(JSONExtractString(raw, 'id')) AS event_id,
+     parseDateTime64BestEffort(JSONExtractString(raw, 'occurred_at'), 3, 'UTC') AS occurred_at,
+     toUUID(JSONExtractString(raw, 'org', 'id')) AS org_id,
+     JSONExtractString(raw, 'org', 'slug') AS org_slug";
+
+/// Parsing SQL of each raw table's own columns from the JSON text column
+/// `raw` of the staging table (rows of one event type).
 const KAFKA_MVS: [(&str, &str, &str); 5] = [
     (
         "login_events",
         "login",
-        "toUUID(JSONExtractString(raw, 'id')) AS event_id,
-         parseDateTime64BestEffort(JSONExtractString(raw, 'occurred_at'), 3, 'UTC') AS occurred_at,
-         toUUID(JSONExtractString(raw, 'org', 'id')) AS org_id,
-         JSONExtractString(raw, 'org', 'slug') AS org_slug,
-         toUUIDOrZero(JSONExtractString(raw, 'data', 'application_id')) AS application_id,
+        "toUUIDOrZero(JSONExtractString(raw, 'data', 'application_id')) AS application_id,
          JSONExtractString(raw, 'data', 'application_name') AS application_name,
          toUUIDOrZero(JSONExtractString(raw, 'data', 'user_id')) AS user_id,
          JSONExtractString(raw, 'data', 'login_id') AS login_id,
@@ -310,11 +312,7 @@ const KAFKA_MVS: [(&str, &str, &str); 5] = [
     (
         "registration_events",
         "registration",
-        "toUUID(JSONExtractString(raw, 'id')) AS event_id,
-         parseDateTime64BestEffort(JSONExtractString(raw, 'occurred_at'), 3, 'UTC') AS occurred_at,
-         toUUID(JSONExtractString(raw, 'org', 'id')) AS org_id,
-         JSONExtractString(raw, 'org', 'slug') AS org_slug,
-         JSONExtractString(raw, 'data', 'action') AS action,
+        "JSONExtractString(raw, 'data', 'action') AS action,
          toUUIDOrZero(JSONExtractString(raw, 'data', 'user_id')) AS user_id,
          toUUIDOrZero(JSONExtractString(raw, 'data', 'application_id')) AS application_id,
          JSONExtractString(raw, 'data', 'application_name') AS application_name",
@@ -322,11 +320,7 @@ const KAFKA_MVS: [(&str, &str, &str); 5] = [
     (
         "token_events",
         "token",
-        "toUUID(JSONExtractString(raw, 'id')) AS event_id,
-         parseDateTime64BestEffort(JSONExtractString(raw, 'occurred_at'), 3, 'UTC') AS occurred_at,
-         toUUID(JSONExtractString(raw, 'org', 'id')) AS org_id,
-         JSONExtractString(raw, 'org', 'slug') AS org_slug,
-         JSONExtractString(raw, 'data', 'grant_type') AS grant_type,
+        "JSONExtractString(raw, 'data', 'grant_type') AS grant_type,
          JSONExtractString(raw, 'data', 'token_type') AS token_type,
          JSONExtractString(raw, 'data', 'client_id') AS client_id,
          toUUIDOrZero(JSONExtractString(raw, 'data', 'application_id')) AS application_id,
@@ -335,11 +329,7 @@ const KAFKA_MVS: [(&str, &str, &str); 5] = [
     (
         "session_events",
         "session",
-        "toUUID(JSONExtractString(raw, 'id')) AS event_id,
-         parseDateTime64BestEffort(JSONExtractString(raw, 'occurred_at'), 3, 'UTC') AS occurred_at,
-         toUUID(JSONExtractString(raw, 'org', 'id')) AS org_id,
-         JSONExtractString(raw, 'org', 'slug') AS org_slug,
-         JSONExtractString(raw, 'data', 'action') AS action,
+        "JSONExtractString(raw, 'data', 'action') AS action,
          JSONExtractString(raw, 'data', 'session_id') AS session_id,
          toUUIDOrZero(JSONExtractString(raw, 'data', 'user_id')) AS user_id,
          parseDateTime64BestEffortOrZero(JSONExtractString(raw, 'data', 'expires_at'), 3, 'UTC') AS expires_at,
@@ -348,11 +338,7 @@ const KAFKA_MVS: [(&str, &str, &str); 5] = [
     (
         "audit_events",
         "audit",
-        "toUUID(JSONExtractString(raw, 'id')) AS event_id,
-         parseDateTime64BestEffort(JSONExtractString(raw, 'occurred_at'), 3, 'UTC') AS occurred_at,
-         toUUID(JSONExtractString(raw, 'org', 'id')) AS org_id,
-         JSONExtractString(raw, 'org', 'slug') AS org_slug,
-         JSONExtractString(raw, 'data', 'action') AS action,
+        "JSONExtractString(raw, 'data', 'action') AS action,
          JSONExtractString(raw, 'data', 'entity_type') AS entity_type,
          JSONExtractString(raw, 'data', 'entity_id') AS entity_id,
          JSONExtractString(raw, 'data', 'actor_id') AS actor_id,
@@ -371,7 +357,7 @@ pub fn kafka_engine_ddl(brokers: &str, group: &str, consumers: u32) -> Vec<Strin
         vec!["CREATE TABLE kafka_stage (type String, raw String) ENGINE = Null".to_string()];
     for (table, kind, select) in KAFKA_MVS {
         ddl.push(format!(
-            "CREATE MATERIALIZED VIEW kafka_{kind}_mv TO {table} AS SELECT {select} \
+            "CREATE MATERIALIZED VIEW kafka_{kind}_mv TO {table} AS SELECT {KAFKA_ENVELOPE}, {select} \
              FROM kafka_stage WHERE type = '{kind}'"
         ));
     }
