@@ -8,8 +8,39 @@ Stopped by its PID (SIGTERM or SIGKILL; MergeTree data survives either).
 
 usage: clickhouse_server.py DATA_DIR HTTP_PORT TCP_PORT
 """
+import ctypes
+import importlib.util
 import os
 import sys
+import types
+
+
+def load_engine():
+    """Loads chdb's `_chdb` extension without running `chdb/__init__.py`.
+
+    That `__init__` opens and closes a throw-away embedded engine to read its
+    version; closing it shuts down ClickHouse's process-wide streaming-storage
+    registry, and every later CREATE of a Kafka (or other streaming) table in
+    this process then fails with "Shutdown was called". Loading the extension
+    directly (with RTLD_DEEPBIND, as `__init__` does) keeps the Kafka engine
+    usable.
+    """
+    pkgdir = os.path.dirname(importlib.util.find_spec("chdb").origin)
+    cwd = os.getcwd()
+    os.chdir(pkgdir)
+    try:
+        so = os.path.join(pkgdir, "_chdb.abi3.so")
+        ctypes.CDLL(so, mode=sys.getdlopenflags() | os.RTLD_DEEPBIND)
+        pkg = types.ModuleType("chdb")
+        pkg.__path__ = [pkgdir]
+        sys.modules["chdb"] = pkg
+        spec = importlib.util.spec_from_file_location("chdb._chdb", so)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["chdb._chdb"] = mod
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        os.chdir(cwd)
 
 
 def main() -> int:
@@ -36,7 +67,7 @@ def main() -> int:
     <macros><shard>01</shard><replica>r1</replica></macros>
 </clickhouse>
 """)
-    from chdb import _chdb  # imported after chdir: the engine reads ./config.xml
+    _chdb = load_engine()  # loaded after chdir: the engine reads ./config.xml
 
     # One multi-statement call: a second _chdb.query() in the same process fails
     # ("EventNotifier is initialized twice"). The sleep keeps the listeners up for
