@@ -14,7 +14,8 @@ use authpulse_loadgen::{app_ids, org_ids, Oracle, Profile};
 use authpulse_schemas::{Audit, Body, Event, Org};
 use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
 use common::admin::{bearer, config_cli, get_json, http, load_with_events, start_api};
-use common::pipeline::start_stack;
+use common::pipeline::{refresh_snapshots, start_stack};
+use common::Stack;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -108,7 +109,12 @@ fn tied_events(org: &(Uuid, String), at: DateTime<Utc>) -> Vec<Event> {
         .collect()
 }
 
-fn expected_stats(oracle: &Oracle, events: &[Event], now: DateTime<Utc>) -> Value {
+fn expected_stats(
+    oracle: &Oracle,
+    events: &[Event],
+    now: DateTime<Utc>,
+    sessions_as_of: DateTime<Utc>,
+) -> Value {
     let sections = [
         (
             "organizations",
@@ -137,7 +143,7 @@ fn expected_stats(oracle: &Oracle, events: &[Event], now: DateTime<Utc>) -> Valu
         out.insert("total".into(), json!(counts.values().sum::<u64>()));
         body.insert(section.into(), Value::Object(out));
     }
-    let (sessions, users) = oracle.active_sessions(now);
+    let (sessions, users) = oracle.active_sessions(sessions_as_of);
     body.insert(
         "sessions".into(),
         json!({ "activeSessions": sessions, "uniqueUsers": users }),
@@ -178,14 +184,30 @@ fn expected_stats(oracle: &Oracle, events: &[Event], now: DateTime<Utc>) -> Valu
 
 /// Gets the stats until the expectation does not depend on where in the
 /// request the server read its clock (no window edge crossed meanwhile).
-fn check_stats(base: &str, oracle: &Oracle, events: &[Event], label: &str) -> Value {
+/// Active sessions come from a snapshot: refreshed first, and expected as
+/// of the snapshot's own time.
+fn check_stats(stack: &Stack, base: &str, oracle: &Oracle, events: &[Event], label: &str) -> Value {
     for _ in 0..10 {
+        refresh_snapshots(stack);
+        let as_of = || -> i64 {
+            stack
+                .query("SELECT toUnixTimestamp64Milli(max(as_of)) FROM authpulse.sessions_now")
+                .trim()
+                .parse()
+                .expect("sessions_now.as_of")
+        };
+        let before = as_of();
         let t0 = Utc::now();
         let got = get_json(&format!("{base}/api/admin/stats"), PORTA_KEY);
         let t1 = Utc::now();
+        // A scheduled refresh in between: try again.
+        if as_of() != before {
+            continue;
+        }
+        let as_of = Utc.timestamp_millis_opt(before).unwrap();
         let (a, b) = (
-            expected_stats(oracle, events, t0),
-            expected_stats(oracle, events, t1),
+            expected_stats(oracle, events, t0, as_of),
+            expected_stats(oracle, events, t1, as_of),
         );
         if a == b {
             assert_eq!(got, a, "{label}: stats");
@@ -467,7 +489,7 @@ fn org_analytics_and_porta_admin_equal_the_oracle() {
     );
 
     // ---- Porta admin: stats -----------------------------------------------
-    let stats_before = check_stats(&base, &oracle, &events, "before cleanup");
+    let stats_before = check_stats(&stack, &base, &oracle, &events, "before cleanup");
     assert!(stats_before["users"]["total"].as_u64().unwrap() > 100);
     assert!(stats_before["sessions"]["activeSessions"].as_u64().unwrap() > 0);
     assert!(
@@ -825,7 +847,7 @@ fn org_analytics_and_porta_admin_equal_the_oracle() {
         oracle.audit_by_action(),
         "audit counts equal the oracle"
     );
-    let stats_after = check_stats(&base, &oracle, &events, "after cleanup");
+    let stats_after = check_stats(&stack, &base, &oracle, &events, "after cleanup");
     for section in ["organizations", "users", "applications", "clients"] {
         assert_eq!(
             stats_after[section], stats_before[section],

@@ -454,6 +454,71 @@ fn migrate_is_idempotent_and_names_the_failing_file_and_statement() {
         "a second run changes nothing"
     );
 
+    // Upgrade from the second sketch layout (per application and per
+    // organization, no global states): logins stored under it, then
+    // migrate replaces its views and rebuilds the global states, which
+    // must count exactly the distinct users (small sets: exact states).
+    stack.query("DROP VIEW authpulse.active_users_daily_mv3_utc");
+    stack.query("DROP VIEW authpulse.active_users_monthly_mv3_utc");
+    stack.query(
+        "CREATE MATERIALIZED VIEW authpulse.active_users_daily_mv2_utc TO authpulse.active_users_daily AS \
+         SELECT tz, day, org_id, app AS application_id, users FROM ( \
+           SELECT 'UTC' AS tz, toDate(occurred_at, 'UTC') AS day, org_id, \
+                  arrayJoin([application_id, toUUID('00000000-0000-0000-0000-000000000000')]) AS app, \
+                  uniqCombined64State(17)(user_id) AS users \
+           FROM authpulse.login_events WHERE success GROUP BY day, org_id, app)",
+    );
+    stack.query(
+        "CREATE MATERIALIZED VIEW authpulse.active_users_monthly_mv2_utc TO authpulse.active_users_monthly AS \
+         SELECT tz, month, org_id, app AS application_id, users FROM ( \
+           SELECT 'UTC' AS tz, toStartOfMonth(occurred_at, 'UTC') AS month, org_id, \
+                  arrayJoin([application_id, toUUID('00000000-0000-0000-0000-000000000000')]) AS app, \
+                  uniqCombined64State(17)(user_id) AS users \
+           FROM authpulse.login_events WHERE success GROUP BY month, org_id, app)",
+    );
+    // 3 orgs × 1 000 logins over 2 apps on one day; users 0..199 log in to
+    // every org, the other 800 of each org are its own: 2 600 users.
+    let insert = |day: u32| {
+        stack.query(&format!(
+            "INSERT INTO authpulse.login_events (event_id, occurred_at, org_id, application_id, user_id, login_id, success, provider) \
+             SELECT generateUUIDv4(), toDateTime64('2026-03-0{day} 12:00:00', 3, 'UTC'), \
+                    toUUID(concat('00000000-0000-0000-0000-00000000000', toString(1 + intDiv(number, 1000)))), \
+                    toUUID(concat('00000000-0000-0000-0001-00000000000', toString(number % 2))), \
+                    toUUID(concat('00000000-0000-0000-0002-', leftPad(toString(if(number % 1000 < 200, number % 200, number)), 12, '0'))), \
+                    'x', true, 'password' FROM numbers(3000)"
+        ));
+    };
+    insert(1);
+    let upgraded = run("authpulse");
+    assert!(
+        upgraded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&upgraded.stderr)
+    );
+    assert_eq!(
+        stack.query("SELECT name FROM system.tables WHERE database = 'authpulse' AND name LIKE 'active_users_%mv%utc' ORDER BY name"),
+        "active_users_daily_mv3_utc\nactive_users_monthly_mv3_utc\n",
+        "the old layout's views are replaced"
+    );
+    insert(2);
+    let exact = stack.query(
+        "SELECT uniqExact(user_id) FROM authpulse.login_events WHERE success AND toDate(occurred_at) = '2026-03-01'",
+    );
+    let global = |table: &str, col: &str, value: &str| {
+        stack.query(&format!(
+            "SELECT uniqCombined64Merge(17)(users) FROM authpulse.{table} \
+             WHERE tz = 'UTC' AND {col} = '{value}' \
+               AND org_id = toUUID('00000000-0000-0000-0000-000000000000') \
+               AND application_id = toUUID('00000000-0000-0000-0000-000000000000')"
+        ))
+    };
+    // Day 1 was stored under the old layout (global state rebuilt), day 2
+    // under the new one.
+    assert_eq!(exact.trim(), "2600");
+    assert_eq!(global("active_users_daily", "day", "2026-03-01"), exact);
+    assert_eq!(global("active_users_daily", "day", "2026-03-02"), exact);
+    assert_eq!(global("active_users_monthly", "month", "2026-03-01"), exact);
+
     // A database where a rollup table already exists with another shape:
     // the MV that feeds it cannot be created, and the error says where.
     stack.query("CREATE DATABASE broken");

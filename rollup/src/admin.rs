@@ -375,8 +375,8 @@ impl Store {
             .await?)
     }
 
-    /// Dashboard statistics as of `now`: entity status counts and active
-    /// sessions from the state tables (FINAL), logins of the last 24 hours
+    /// Dashboard statistics: entity status counts and active sessions from
+    /// the snapshots refreshed every few seconds, logins of the last 24 hours
     /// and creations of the last 7 days from the 15-minute rollups (see
     /// [`window_start`]).
     pub async fn admin_stats(&self, now: DateTime<Utc>) -> Result<AdminStats> {
@@ -388,7 +388,6 @@ impl Store {
         let sessions = self
             .client
             .query(include_str!("queries/admin/active_sessions.sql"))
-            .param("now_ms", now.timestamp_millis())
             .fetch_one::<Sessions>();
         let activity = self
             .client

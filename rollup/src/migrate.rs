@@ -27,6 +27,7 @@ const MIGRATIONS: &[Migration] = migrations![
     4 => "0004_admin.sql",
     5 => "0005_portable_sketches.sql",
     6 => "0006_ingest_event_ids.sql",
+    7 => "0007_coarse_rollups.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
@@ -111,19 +112,22 @@ pub async fn migrate(
         .fetch_all()
         .await?;
     for tz in zones {
-        let first_layout = format!("active_users_daily_mv_{}", zone_name(*tz));
-        let had_first_layout: u64 = db
+        // Views of an earlier layout (`_mv_`, `_mv2_`) lack levels the
+        // current one writes; they are rebuilt from the existing states.
+        let older_layout: u64 = db
             .query(
-                "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?",
+                "SELECT count() FROM system.tables WHERE database = currentDatabase() \
+                 AND name IN (?, ?)",
             )
-            .bind(&first_layout)
+            .bind(format!("active_users_daily_mv_{}", zone_name(*tz)))
+            .bind(format!("active_users_daily_mv2_{}", zone_name(*tz)))
             .fetch_one()
             .await?;
         let views = render(&render_zone(include_str!("../sql/zone_mvs.sql"), *tz));
         run_all(&db, "zone_mvs.sql", &views).await?;
-        if had_first_layout > 0 {
-            let all = render_zone(include_str!("../sql/zone_all_apps.sql"), *tz);
-            run_all(&db, "zone_all_apps.sql", &all).await?;
+        if older_layout > 0 {
+            let levels = render_zone(include_str!("../sql/zone_levels.sql"), *tz);
+            run_all(&db, "zone_levels.sql", &levels).await?;
         }
         if !known.iter().any(|k| k.tz == tz.name()) {
             // Backfill with the views' own SELECTs over the retained raw

@@ -65,6 +65,12 @@ impl Range {
         })
     }
 
+    /// Whether the report timezone's local hours are UTC hours over the
+    /// whole range, so the hourly rollups answer exactly.
+    fn hour_aligned(&self) -> bool {
+        zone::whole_hour_offsets(self.tz, self.from, self.to)
+    }
+
     fn local_days(&self) -> (NaiveDate, NaiveDate) {
         (
             self.from.with_timezone(&self.tz).date_naive(),
@@ -171,6 +177,12 @@ impl Store {
                 .client
                 .query(include_str!("queries/login_counts_by_login_id.sql"))
                 .param("login_id", login_id),
+            // One row per hour from the hourly rollup where local hours are
+            // UTC hours; the 15-minute rollup otherwise.
+            (None, None) if range.hour_aligned() => self
+                .client
+                .query(include_str!("queries/login_counts_hourly.sql"))
+                .param("scope", u8::from(filter.application.is_some())),
             (None, None) => self.client.query(include_str!("queries/login_counts.sql")),
         };
         let rows: Vec<StartCount> = query
@@ -286,7 +298,11 @@ impl Store {
             .fetch_all::<MonthCount>();
         let tokens = self
             .client
-            .query(include_str!("queries/tokens_by_month.sql"))
+            .query(if range.hour_aligned() {
+                include_str!("queries/tokens_by_month_hourly.sql")
+            } else {
+                include_str!("queries/tokens_by_month.sql")
+            })
             .param("tz", range.tz.name())
             .param("from", range.from.timestamp())
             .param("to", range.to.timestamp())

@@ -92,6 +92,29 @@ pub(crate) fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
     tz.from_utc_datetime(&naive).with_timezone(&Utc)
 }
 
+/// Whether every offset `tz` takes in `[from, to]` is a whole number of
+/// hours, so that local hours, days and months begin on UTC hours and the
+/// hourly rollups answer exactly. Offsets are sampled every 6 hours (no
+/// zone keeps an offset for less), plus both ends.
+pub(crate) fn whole_hour_offsets(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+    use chrono::Offset as _;
+    let whole = |t: DateTime<Utc>| {
+        tz.offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc()
+            % 3600
+            == 0
+    };
+    let mut t = from;
+    while t < to {
+        if !whole(t) {
+            return false;
+        }
+        t += Duration::hours(6);
+    }
+    whole(to)
+}
+
 use chrono::Timelike as _;
 
 #[cfg(test)]
@@ -128,6 +151,29 @@ mod tests {
             interval(tz, Grain::Day, d),
             utc("2026-11-01T00:00:00Z").timestamp() / 86400
         );
+    }
+
+    #[test]
+    fn whole_hour_zones() {
+        let (a, b) = (utc("2024-01-01T00:00:00Z"), utc("2025-01-01T00:00:00Z"));
+        assert!(whole_hour_offsets(Tz::UTC, a, b));
+        assert!(whole_hour_offsets(chrono_tz::America::Denver, a, b));
+        assert!(!whole_hour_offsets(chrono_tz::Asia::Kolkata, a, b));
+        assert!(!whole_hour_offsets(chrono_tz::Asia::Kathmandu, a, b));
+        // Lord Howe moves by half an hour for DST: +10:30 in winter, +11 in summer.
+        let lh = chrono_tz::Australia::Lord_Howe;
+        assert!(!whole_hour_offsets(lh, a, b));
+        assert!(whole_hour_offsets(
+            lh,
+            utc("2024-01-01T00:00:00Z"),
+            utc("2024-02-01T00:00:00Z")
+        ));
+        // Before 1883 Denver kept local mean time (-6:59:56).
+        assert!(!whole_hour_offsets(
+            chrono_tz::America::Denver,
+            utc("1880-01-01T00:00:00Z"),
+            a
+        ));
     }
 
     #[test]

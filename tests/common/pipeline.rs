@@ -94,6 +94,9 @@ pub fn wait_ingested(stack: &Stack, oracle: &Oracle, logs: &[&str]) {
             && count(stack, "SELECT count() FROM system.processes WHERE query_kind = 'Insert'") == 0;
         (s == want && views_done).then_some(())
     });
+    if reached.is_some() {
+        refresh_snapshots(stack);
+    }
     if reached.is_none() {
         let logs: String = logs
             .iter()
@@ -104,6 +107,20 @@ pub fn wait_ingested(stack: &Stack, oracle: &Oracle, logs: &[&str]) {
             stored(stack),
             rollup_sums(stack)
         );
+    }
+}
+
+/// Refreshes the current-state snapshots (entity statuses, active
+/// sessions, current registrations) now instead of at their next scheduled
+/// refresh, and waits for them.
+pub fn refresh_snapshots(stack: &Stack) {
+    for view in [
+        "entity_status_now_rmv",
+        "sessions_now_rmv",
+        "registrations_now_rmv",
+    ] {
+        stack.query(&format!("SYSTEM REFRESH VIEW authpulse.{view}"));
+        stack.query(&format!("SYSTEM WAIT VIEW authpulse.{view}"));
     }
 }
 

@@ -1,12 +1,11 @@
 -- Per application: all-time successful logins, all-time registrations, and
 -- current registrations (registered, not since unregistered, user not
--- deleted). Reads only the small totals and state tables.
+-- deleted; the snapshot registrations_now_rmv refreshes every few seconds).
+-- Reads only small tables.
 WITH
-    deleted AS (SELECT org_id, user_id FROM user_state FINAL WHERE deleted),
     current AS (
-        SELECT application_id, count() AS registrations
-        FROM registration_state FINAL
-        WHERE registered AND (org_id, user_id) NOT IN (SELECT org_id, user_id FROM deleted)
+        SELECT application_id, sum(registrations) AS registrations
+        FROM registrations_now
         GROUP BY application_id
     ),
     logins AS (SELECT application_id, sum(logins) AS logins FROM login_totals GROUP BY application_id),

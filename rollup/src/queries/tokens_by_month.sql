@@ -1,4 +1,5 @@
--- Tokens issued per local month, grant type and token type.
+-- Tokens issued per local month, grant type and token type, from the
+-- 15-minute rollup (any report timezone).
 SELECT formatDateTime(toStartOfMonth(bucket, {tz:String}), '%Y%m') AS month,
        toString(grant_type) AS grant_type, toString(token_type) AS token_type, sum(tokens) AS count
 FROM token_counts_15m

@@ -1,14 +1,16 @@
--- Successful logins of one organization per application, with the latest
+-- Successful logins of one organization per application (the hourly
+-- rollup's organization × application level, scope 4), with the latest
 -- seen application name ('' when none was ever sent).
 SELECT c.application_id AS service_id, ifNull(n.name, '') AS service_name, c.count AS count
 FROM
 (
     SELECT application_id, sum(logins) AS count
-    FROM login_counts_15m
-    WHERE bucket >= toDateTime({from:Int64}, 'UTC')
-      AND bucket < toDateTime({to:Int64}, 'UTC')
+    FROM login_hourly
+    WHERE scope = 4
       AND org_id = {org_id:UUID}
-      AND success
+      AND provider = ''
+      AND hour >= toDateTime({from:Int64}, 'UTC')
+      AND hour < toDateTime({to:Int64}, 'UTC')
     GROUP BY application_id
     HAVING count > 0
 ) AS c

@@ -1,21 +1,24 @@
--- The newest successful logins of one organization. The rollup first finds
--- the latest 15-minute bucket from which on the organization has at least
+-- The newest successful logins of one organization. The hourly rollup first
+-- finds the latest UTC hour from which on the organization has at least
 -- {limit} successful logins; the raw scan is then bounded to org_id and
--- occurred_at >= that bucket, which prunes partitions and, through the
+-- occurred_at >= that hour, which prunes partitions and, through the
 -- (org_id, application_id, occurred_at) key, granules of every application.
 WITH
     (
-        SELECT ifNull(max(bucket), toDateTime(0, 'UTC'))
+        SELECT ifNull(max(h), toDateTime(0, 'UTC'))
         FROM
         (
-            SELECT bucket,
-                   sum(n) OVER (ORDER BY bucket DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running
+            SELECT h,
+                   sum(n) OVER (ORDER BY h DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running
             FROM
             (
-                SELECT bucket, sum(logins) AS n
-                FROM login_counts_15m
-                WHERE org_id = {org_id:UUID} AND success
-                GROUP BY bucket
+                SELECT hour AS h, sum(logins) AS n
+                FROM login_hourly
+                WHERE scope = 2
+                  AND org_id = {org_id:UUID}
+                  AND application_id = toUUID('00000000-0000-0000-0000-000000000000')
+                  AND provider = ''
+                GROUP BY h
             )
         )
         WHERE running >= {limit:UInt32}
