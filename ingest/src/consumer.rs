@@ -135,6 +135,14 @@ struct PartitionState {
     seen: DedupWindow,
     /// Whether `seen` was loaded with the ids stored before this owner.
     warmed: bool,
+    /// Whether the chain of batches written ahead by earlier owners (from
+    /// the resume point on) has ended: a batch start found no write-ahead
+    /// record. Earlier owners' batches are contiguous from the committed
+    /// offset and are re-formed exactly, so once one start has no record no
+    /// later start can have one: later batches skip the lookup (one
+    /// ClickHouse round trip on the poll task per batch, slow while
+    /// ClickHouse is busy storing).
+    chain_ended: bool,
 }
 
 /// The ids of the last `cap` events accepted on a partition: a producer's
@@ -349,8 +357,14 @@ impl Ingest {
             if !self.partitions.get(&tp).is_some_and(|s| s.warmed) {
                 self.warm_window(&tp, offset).await;
             }
-            let must_end_at = self.pending_end(&tp, offset).await?;
+            let chain_ended = self.partitions.get(&tp).is_some_and(|s| s.chain_ended);
+            let must_end_at = if chain_ended {
+                None
+            } else {
+                self.pending_end(&tp, offset).await?
+            };
             let state = self.partitions.entry(tp.clone()).or_default();
+            state.chain_ended = must_end_at.is_none();
             state.batch = Some(Batch {
                 rows: Rows::default(),
                 first: offset,
