@@ -226,6 +226,9 @@ fn rollups_equal_the_oracle_in_three_timezones_and_outlive_raw_data() {
     let oracle = load(&mut stack, &p);
     assert!(org_ids(&p).len() == 3);
     stack.migrate_zones("authpulse", &ZONES.join(","));
+    // The new zones' backfilled states reach the daily-active snapshot at
+    // its next refresh: refresh now.
+    common::pipeline::refresh_snapshots(&stack);
 
     let store = Store::new(authpulse_rollup::client(&stack.ch_url()).with_database("authpulse"));
     let rt = tokio::runtime::Builder::new_current_thread()

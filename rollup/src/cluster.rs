@@ -38,6 +38,13 @@ pub fn render(sql: &str, cluster: &str, database: &str) -> String {
             in_create_table = false;
             continue;
         }
+        if let Some(rest) = trimmed.strip_prefix("ALTER TABLE ") {
+            let name = rest.split_whitespace().next().unwrap_or_default();
+            out.push_str(&format!("ALTER TABLE {name} ON CLUSTER '{cluster}'"));
+            out.push_str(&rest[name.len()..]);
+            out.push('\n');
+            continue;
+        }
         if let Some(rest) = trimmed.strip_prefix("DROP VIEW IF EXISTS ") {
             let name = rest.trim_end_matches(';').trim();
             out.push_str(&format!(
@@ -129,6 +136,19 @@ mod tests {
         assert!(out.contains("CREATE TABLE IF NOT EXISTS t_all ON CLUSTER 'c1' AS t"));
         assert!(out.contains("ENGINE = Distributed('c1', 'authpulse', 't', cityHash64(org_id));"));
         assert!(out.contains("CREATE MATERIALIZED VIEW IF NOT EXISTS t_mv ON CLUSTER 'c1' TO t AS"));
+    }
+
+    #[test]
+    fn alters_run_on_the_cluster() {
+        let out = render(
+            "ALTER TABLE audit_events ADD INDEX IF NOT EXISTS i x TYPE minmax GRANULARITY 1;\n",
+            "c1",
+            "authpulse",
+        );
+        assert_eq!(
+            out,
+            "ALTER TABLE audit_events ON CLUSTER 'c1' ADD INDEX IF NOT EXISTS i x TYPE minmax GRANULARITY 1;\n"
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ const MIGRATIONS: &[Migration] = migrations![
     5 => "0005_portable_sketches.sql",
     6 => "0006_ingest_event_ids.sql",
     7 => "0007_coarse_rollups.sql",
+    8 => "0008_audit_indexes.sql",
+    9 => "0009_daily_active_snapshot.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");

@@ -113,6 +113,10 @@ pub struct MonthStats {
     pub tokens: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
 }
 
+/// Past local days the daily-active snapshot is read for: inside the view's
+/// 100-day window (counted in UTC dates) with a margin for zone offsets.
+const DAILY_SNAPSHOT_DAYS: i64 = 95;
+
 /// The query layer: a ClickHouse client bound to the authpulse database.
 #[derive(Clone)]
 pub struct Store {
@@ -234,13 +238,23 @@ impl Store {
             }
         };
         let (from_day, to_day) = range.local_days();
-        let rows: Vec<Interval> = self
-            .client
-            .query(sql)
+        let query = if grain == Grain::Day && apps.is_empty() {
+            // Past days from the finalized snapshot (0009), today live.
+            let today = Utc::now().with_timezone(&range.tz).date_naive();
+            self.client
+                .query(include_str!("queries/active_users_daily_global.sql"))
+                .param("live_from", today.to_string())
+                .param(
+                    "snap_from",
+                    (today - chrono::Duration::days(DAILY_SNAPSHOT_DAYS)).to_string(),
+                )
+        } else {
+            self.client.query(sql).param("apps", apps)
+        };
+        let rows: Vec<Interval> = query
             .param("tz", range.tz.name())
             .param("from_day", from_day.to_string())
             .param("to_day", to_day.to_string())
-            .param("apps", apps)
             .fetch_all()
             .await?;
         Ok(rows

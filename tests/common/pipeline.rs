@@ -110,14 +110,15 @@ pub fn wait_ingested(stack: &Stack, oracle: &Oracle, logs: &[&str]) {
     }
 }
 
-/// Refreshes the current-state snapshots (entity statuses, active
-/// sessions, current registrations) now instead of at their next scheduled
-/// refresh, and waits for them.
+/// Refreshes the snapshots (entity statuses, active sessions, current
+/// registrations, finalized daily active users) now instead of at their
+/// next scheduled refresh, and waits for them.
 pub fn refresh_snapshots(stack: &Stack) {
     for view in [
         "entity_status_now_rmv",
         "sessions_now_rmv",
         "registrations_now_rmv",
+        "active_users_daily_now_rmv",
     ] {
         stack.query(&format!("SYSTEM REFRESH VIEW authpulse.{view}"));
         stack.query(&format!("SYSTEM WAIT VIEW authpulse.{view}"));
