@@ -125,6 +125,26 @@ impl Metrics {
             .committed = Some(next);
     }
 
+    /// Whether a committed offset is known for the partition.
+    pub fn knows_committed(&self, topic: &str, partition: i32) -> bool {
+        let c = self.counters.lock().unwrap();
+        c.partitions
+            .get(&(topic.to_string(), partition))
+            .is_some_and(|o| o.committed.is_some())
+    }
+
+    /// The group's committed offset read from the broker, for a partition
+    /// this member owns but has received nothing from (already caught up
+    /// when assigned); a delivered message or a commit takes precedence.
+    pub fn committed_if_unknown(&self, topic: &str, partition: i32, next: i64) {
+        let mut c = self.counters.lock().unwrap();
+        c.partitions
+            .entry((topic.to_string(), partition))
+            .or_default()
+            .committed
+            .get_or_insert(next);
+    }
+
     pub fn high_watermark(&self, topic: &str, partition: i32, high: i64) {
         let mut c = self.counters.lock().unwrap();
         c.partitions
