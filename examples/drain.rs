@@ -16,7 +16,7 @@ fn main() {
         .set("group.id", format!("drain{}", std::process::id()))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
-        .set("queued.max.messages.kbytes", "24576")
+        .set("queued.max.messages.kbytes", "12288")
         .set("fetch.max.bytes", "52428800")
         .set("max.partition.fetch.bytes", mpfb)
         .create()

@@ -227,11 +227,14 @@ impl Ingest {
             // stores (and so polling, once batches are full): allow that
             // long before the group evicts this member.
             .set("max.poll.interval.ms", "600000")
-            // Bounded read-ahead, per partition: this is what "paused" costs
-            // in memory. Measured (docs/benchmarks.md, 4 partitions): 16 MiB
-            // 47k ev/s 134 MiB RSS; 24 MiB 67k ev/s 187 MiB; 32 MiB 82k ev/s
-            // 224 MiB; 64 MiB 105k ev/s 265 MiB. 24 MiB keeps the 200 MB budget.
-            .set("queued.max.messages.kbytes", "24576")
+            // Bounded read-ahead, per partition: with the open batches and
+            // the group being stored, what "paused" costs in memory.
+            // Measured (docs/benchmarks-analysis.md, 1 M-event drain, 4
+            // partitions, fetch back-off 10 ms): read-ahead / batch bytes
+            // 24 / 16 MiB 116k ev/s 266 MiB RSS; 12 / 16 MiB 114k ev/s
+            // 234 MiB; 12 / 8 MiB 92k ev/s 177 MiB. 12 / 8 MiB keeps the
+            // 200 MB budget.
+            .set("queued.max.messages.kbytes", "12288")
             .set("fetch.max.bytes", "52428800")
             // When the read-ahead is full librdkafka postpones the
             // partition's next fetch by this much (default 1 s). The poll
