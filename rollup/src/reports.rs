@@ -228,9 +228,27 @@ impl Store {
         grain: Grain,
         apps: &[Uuid],
     ) -> Result<Vec<IntervalCount>> {
-        let sql = match grain {
-            Grain::Day => include_str!("queries/active_users_daily.sql"),
-            Grain::Month => include_str!("queries/active_users_monthly.sql"),
+        let query = match grain {
+            // Every application: past days from the finalized snapshot
+            // (0009), today live.
+            Grain::Day if apps.is_empty() => {
+                let today = Utc::now().with_timezone(&range.tz).date_naive();
+                self.client
+                    .query(include_str!("queries/active_users_daily_global.sql"))
+                    .param("live_from", today.to_string())
+                    .param(
+                        "snap_from",
+                        (today - chrono::Duration::days(DAILY_SNAPSHOT_DAYS)).to_string(),
+                    )
+            }
+            Grain::Day => self
+                .client
+                .query(include_str!("queries/active_users_daily.sql"))
+                .param("apps", apps),
+            Grain::Month => self
+                .client
+                .query(include_str!("queries/active_users_monthly.sql"))
+                .param("apps", apps),
             Grain::Hour => {
                 return Err(Error::InvalidArgument(
                     "active users are daily or monthly".into(),
@@ -238,19 +256,6 @@ impl Store {
             }
         };
         let (from_day, to_day) = range.local_days();
-        let query = if grain == Grain::Day && apps.is_empty() {
-            // Past days from the finalized snapshot (0009), today live.
-            let today = Utc::now().with_timezone(&range.tz).date_naive();
-            self.client
-                .query(include_str!("queries/active_users_daily_global.sql"))
-                .param("live_from", today.to_string())
-                .param(
-                    "snap_from",
-                    (today - chrono::Duration::days(DAILY_SNAPSHOT_DAYS)).to_string(),
-                )
-        } else {
-            self.client.query(sql).param("apps", apps)
-        };
         let rows: Vec<Interval> = query
             .param("tz", range.tz.name())
             .param("from_day", from_day.to_string())

@@ -110,16 +110,14 @@ pub fn wait_ingested(stack: &Stack, oracle: &Oracle, logs: &[&str]) {
     }
 }
 
-/// Refreshes the snapshots (entity statuses, active sessions, current
-/// registrations, finalized daily active users) now instead of at their
-/// next scheduled refresh, and waits for them.
+/// Refreshes every refreshable view of the schema (the snapshots of entity
+/// statuses, active sessions, current registrations, finalized daily active
+/// users) now instead of at its next scheduled refresh, and waits for it.
 pub fn refresh_snapshots(stack: &Stack) {
-    for view in [
-        "entity_status_now_rmv",
-        "sessions_now_rmv",
-        "registrations_now_rmv",
-        "active_users_daily_now_rmv",
-    ] {
+    let views = stack.query("SELECT view FROM system.view_refreshes WHERE database = 'authpulse'");
+    let views: Vec<&str> = views.lines().filter(|v| !v.is_empty()).collect();
+    assert!(!views.is_empty(), "no refreshable views in authpulse");
+    for view in views {
         stack.query(&format!("SYSTEM REFRESH VIEW authpulse.{view}"));
         stack.query(&format!("SYSTEM WAIT VIEW authpulse.{view}"));
     }

@@ -1,13 +1,10 @@
--- Distinct active users per local day: sketch states merged across the
--- selected applications (all when the list is empty).
+-- Distinct active users per local day of the selected applications, merged
+-- from their sketch states (every application: active_users_daily_global.sql).
 SELECT toInt64(day) AS interval, uniqCombined64Merge(17)(users) AS count
 FROM active_users_daily
 WHERE tz = {tz:String}
   AND day >= {from_day:Date}
   AND day < {to_day:Date}
-  -- all applications: the precomputed global states (both ids nil)
-  AND if(empty({apps:Array(UUID)}),
-         org_id = toUUID('00000000-0000-0000-0000-000000000000') AND application_id = toUUID('00000000-0000-0000-0000-000000000000'),
-         has({apps:Array(UUID)}, application_id))
+  AND has({apps:Array(UUID)}, application_id)
 GROUP BY day
 ORDER BY day
