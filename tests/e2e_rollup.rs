@@ -128,6 +128,15 @@ impl Fixture {
                 "{}",
                 what("registrations")
             );
+            let got = rt
+                .block_on(self.store.registration_counts(hour, Some(app)))
+                .unwrap();
+            assert_eq!(
+                map(got),
+                self.oracle.registration_hourly(tz, Some(app)),
+                "{}",
+                what("registrations of one app")
+            );
 
             let day = self.range(tz, Grain::Day);
             let got = rt
@@ -242,6 +251,22 @@ fn rollups_equal_the_oracle_in_three_timezones_and_outlive_raw_data() {
         rt,
     };
     fx.check_all("with raw data");
+
+    // The hourly rollups of an upgraded deployment come from the backfills
+    // in their migrations (0007, 0010), which copy the 15-minute rollups:
+    // empty them, forget those migrations and migrate again.
+    for t in ["login_hourly", "token_hourly", "registration_hourly"] {
+        stack.query(&format!("TRUNCATE TABLE authpulse.{t}"));
+    }
+    stack.query("DELETE FROM authpulse.schema_migrations WHERE version IN (7, 10)");
+    stack.migrate_zones("authpulse", &ZONES.join(","));
+    assert_ne!(
+        stack
+            .query("SELECT count() FROM authpulse.registration_hourly")
+            .trim(),
+        "0"
+    );
+    fx.check_all("after the hourly backfills");
 
     // Reports come from rollups only: expiring every raw row by the
     // retention TTL (and dropping the audit log, which has none) changes
@@ -521,6 +546,25 @@ fn migrate_is_idempotent_and_names_the_failing_file_and_statement() {
     assert_eq!(global("active_users_daily", "day", "2026-03-01"), exact);
     assert_eq!(global("active_users_daily", "day", "2026-03-02"), exact);
     assert_eq!(global("active_users_monthly", "month", "2026-03-01"), exact);
+    // ... and the global-only tables the reports read (0011) follow them.
+    let global_only = |table: &str, col: &str, value: &str| {
+        stack.query(&format!(
+            "SELECT uniqCombined64Merge(17)(users) FROM authpulse.{table} \
+             WHERE tz = 'UTC' AND {col} = '{value}'"
+        ))
+    };
+    assert_eq!(
+        global_only("active_users_daily_global", "day", "2026-03-01"),
+        exact
+    );
+    assert_eq!(
+        global_only("active_users_daily_global", "day", "2026-03-02"),
+        exact
+    );
+    assert_eq!(
+        global_only("active_users_monthly_global", "month", "2026-03-01"),
+        exact
+    );
 
     // A database where a rollup table already exists with another shape:
     // the MV that feeds it cannot be created, and the error says where.

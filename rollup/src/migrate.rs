@@ -30,6 +30,8 @@ const MIGRATIONS: &[Migration] = migrations![
     7 => "0007_coarse_rollups.sql",
     8 => "0008_audit_indexes.sql",
     9 => "0009_daily_active_snapshot.sql",
+    10 => "0010_registration_hourly.sql",
+    11 => "0011_global_sketches.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");

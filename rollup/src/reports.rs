@@ -206,9 +206,17 @@ impl Store {
         range: Range,
         application: Option<Uuid>,
     ) -> Result<Vec<IntervalCount>> {
-        let rows: Vec<StartCount> = self
-            .client
-            .query(include_str!("queries/registration_counts.sql"))
+        // One row per hour from the hourly rollup where local hours are UTC
+        // hours; the 15-minute rollup otherwise.
+        let query = if range.hour_aligned() {
+            self.client
+                .query(include_str!("queries/registration_counts_hourly.sql"))
+                .param("scope", u8::from(application.is_some()))
+        } else {
+            self.client
+                .query(include_str!("queries/registration_counts.sql"))
+        };
+        let rows: Vec<StartCount> = query
             .param("tz", range.tz.name())
             .param("from", range.from.timestamp())
             .param("to", range.to.timestamp())
@@ -245,6 +253,9 @@ impl Store {
                 .client
                 .query(include_str!("queries/active_users_daily.sql"))
                 .param("apps", apps),
+            Grain::Month if apps.is_empty() => self
+                .client
+                .query(include_str!("queries/active_users_monthly_global.sql")),
             Grain::Month => self
                 .client
                 .query(include_str!("queries/active_users_monthly.sql"))
@@ -274,13 +285,18 @@ impl Store {
     /// Distinct users active anywhere in the range's local days.
     pub async fn distinct_active(&self, range: Range, apps: &[Uuid]) -> Result<u64> {
         let (from_day, to_day) = range.local_days();
-        Ok(self
-            .client
-            .query(include_str!("queries/active_users_range.sql"))
+        let query = if apps.is_empty() {
+            self.client
+                .query(include_str!("queries/active_users_range_global.sql"))
+        } else {
+            self.client
+                .query(include_str!("queries/active_users_range.sql"))
+                .param("apps", apps)
+        };
+        Ok(query
             .param("tz", range.tz.name())
             .param("from_day", from_day.to_string())
             .param("to_day", to_day.to_string())
-            .param("apps", apps)
             .fetch_one::<u64>()
             .await?)
     }
