@@ -15,12 +15,10 @@ FROM
       AND day < {live_from:Date}
     UNION ALL
     SELECT toInt64(day) AS interval, uniqCombined64Merge(17)(users) AS count
-    FROM active_users_daily
+    FROM active_users_daily_global
     WHERE tz = {tz:String}
       AND day >= {from_day:Date}
       AND day < {to_day:Date}
-      AND org_id = toUUID('00000000-0000-0000-0000-000000000000')
-      AND application_id = toUUID('00000000-0000-0000-0000-000000000000')
       AND (day < {snap_from:Date} OR day >= {live_from:Date}
            OR (SELECT count() FROM active_users_daily_now WHERE tz = {tz:String}) = 0)
     GROUP BY day
