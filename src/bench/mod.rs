@@ -119,6 +119,11 @@ pub struct BenchArgs {
     /// Keep the benchmark databases (default: drop each after its step).
     #[arg(long)]
     pub keep: bool,
+    /// Report latency: measure a database kept by an earlier `--keep` run
+    /// of the same size and profile (migrated to the current schema)
+    /// instead of loading it again.
+    #[arg(long)]
+    pub reuse: bool,
 }
 
 impl BenchArgs {
@@ -266,6 +271,11 @@ impl Ctx {
         let mut ch = self.ch();
         ch.exec(None, &format!("DROP DATABASE IF EXISTS {db} SYNC"))
             .await?;
+        self.migrate_db(db).await
+    }
+
+    /// Migrates `db` to the current schema without dropping it.
+    pub async fn migrate_db(&self, db: &str) -> anyhow::Result<()> {
         authpulse_rollup::migrate(
             &authpulse_rollup::client(&self.args.clickhouse_url),
             db,
