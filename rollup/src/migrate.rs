@@ -32,6 +32,8 @@ const MIGRATIONS: &[Migration] = migrations![
     9 => "0009_daily_active_snapshot.sql",
     10 => "0010_registration_hourly.sql",
     11 => "0011_global_sketches.sql",
+    12 => "0012_snapshot_threads.sql",
+    13 => "0013_audit_entity_history.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
