@@ -502,8 +502,8 @@ impl Store {
     }
 
     /// Deletes the raw audit entries older than the retention (see
-    /// [`cleanup_cutoff`]). Rollups are separate tables and keep counting
-    /// the deleted entries.
+    /// [`cleanup_cutoff`]), and their entity-history copies. Rollups are
+    /// separate tables and keep counting the deleted entries.
     pub async fn audit_cleanup(&self, now: DateTime<Utc>) -> Result<Cleanup> {
         let retention_days = self.audit_retention_days().await?;
         let cutoff = cleanup_cutoff(now, retention_days);
@@ -514,11 +514,18 @@ impl Store {
             .fetch_one()
             .await?;
         if deleted > 0 {
-            self.client
-                .query(include_str!("queries/admin/cleanup_delete.sql"))
-                .param("cutoff_ms", cutoff.timestamp_millis())
-                .execute()
-                .await?;
+            // The history copy first: a failure after it leaves the raw
+            // entries to count and delete on the next run.
+            for sql in [
+                include_str!("queries/admin/cleanup_delete_history.sql"),
+                include_str!("queries/admin/cleanup_delete.sql"),
+            ] {
+                self.client
+                    .query(sql)
+                    .param("cutoff_ms", cutoff.timestamp_millis())
+                    .execute()
+                    .await?;
+            }
         }
         Ok(Cleanup {
             deleted,

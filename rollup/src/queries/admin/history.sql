@@ -4,7 +4,7 @@
 SELECT event_id AS id,
        toUnixTimestamp64Milli(occurred_at) AS created_at_ms,
        action, actor_id, metadata, ip_address
-FROM audit_events
+FROM audit_entity_history
 WHERE entity_type = {entity_type:String}
   AND entity_id = {entity_id:String}
   AND ({any_org:Bool} OR org_id = {org_id:UUID})
