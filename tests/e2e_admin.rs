@@ -182,39 +182,33 @@ fn expected_stats(
     Value::Object(body)
 }
 
-/// Gets the stats until the expectation does not depend on where in the
-/// request the server read its clock (no window edge crossed meanwhile).
-/// Active sessions come from a snapshot: refreshed first, and expected as
-/// of the snapshot's own time.
+/// Gets the stats, refreshing the snapshots first: active sessions and the
+/// recent-activity windows are expected as of their snapshots' own times
+/// (retried when a scheduled refresh lands during the request).
 fn check_stats(stack: &Stack, base: &str, oracle: &Oracle, events: &[Event], label: &str) -> Value {
     for _ in 0..10 {
         refresh_snapshots(stack);
-        let as_of = || -> i64 {
+        let as_of = |table: &str| -> i64 {
             stack
-                .query("SELECT toUnixTimestamp64Milli(max(as_of)) FROM authpulse.sessions_now")
+                .query(&format!(
+                    "SELECT toUnixTimestamp64Milli(max(as_of)) FROM authpulse.{table}"
+                ))
                 .trim()
                 .parse()
-                .expect("sessions_now.as_of")
+                .expect("as_of")
         };
-        let before = as_of();
-        let t0 = Utc::now();
+        let before = (as_of("sessions_now"), as_of("activity_now"));
         let got = get_json(&format!("{base}/api/admin/stats"), PORTA_KEY);
-        let t1 = Utc::now();
         // A scheduled refresh in between: try again.
-        if as_of() != before {
+        if (as_of("sessions_now"), as_of("activity_now")) != before {
             continue;
         }
-        let as_of = Utc.timestamp_millis_opt(before).unwrap();
-        let (a, b) = (
-            expected_stats(oracle, events, t0, as_of),
-            expected_stats(oracle, events, t1, as_of),
-        );
-        if a == b {
-            assert_eq!(got, a, "{label}: stats");
-            return got;
-        }
+        let at = |ms: i64| Utc.timestamp_millis_opt(ms).unwrap();
+        let want = expected_stats(oracle, events, at(before.1), at(before.0));
+        assert_eq!(got, want, "{label}: stats");
+        return got;
     }
-    panic!("{label}: stats window kept moving");
+    panic!("{label}: a snapshot refresh landed during every request");
 }
 
 fn walk_history(base: &str, path: &str, extra: &str, limit: usize, auth: &str) -> Vec<Value> {
@@ -831,22 +825,26 @@ fn org_analytics_and_porta_admin_equal_the_oracle() {
     );
     let v = get_json(&format!("{base}/api/admin/audit?pageSize=1"), PORTA_KEY);
     assert_eq!(v["pagination"]["total"], json!(all_audits.len() - old));
-    // The entity-history copy lost the same entries.
-    assert_eq!(
-        stack
-            .query("SELECT count() FROM authpulse.audit_entity_history")
-            .trim(),
-        (all_audits.len() - old).to_string()
-    );
-    assert_eq!(
-        stack
-            .query(&format!(
-                "SELECT count() FROM authpulse.audit_entity_history WHERE occurred_at < fromUnixTimestamp64Milli({})",
-                cutoff.timestamp_millis()
-            ))
-            .trim(),
-        "0"
-    );
+    // The copies sorted by entity and by time lost the same entries.
+    for copy in ["audit_entity_history", "audit_by_time"] {
+        assert_eq!(
+            stack
+                .query(&format!("SELECT count() FROM authpulse.{copy}"))
+                .trim(),
+            (all_audits.len() - old).to_string(),
+            "{copy}"
+        );
+        assert_eq!(
+            stack
+                .query(&format!(
+                    "SELECT count() FROM authpulse.{copy} WHERE occurred_at < fromUnixTimestamp64Milli({})",
+                    cutoff.timestamp_millis()
+                ))
+                .trim(),
+            "0",
+            "{copy}"
+        );
+    }
     assert_eq!(
         stack.query(counts_sql),
         counts_before,

@@ -4,6 +4,7 @@
 //! as a server-side parameter.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use clickhouse::Row;
@@ -266,15 +267,21 @@ fn day_bounds(from: NaiveDate, to: NaiveDate) -> Result<(i64, i64)> {
     Ok((start, end))
 }
 
-const AUDIT_LIST: &str = concat!(
-    include_str!("queries/admin/audit_list_head.sql"),
-    include_str!("queries/admin/audit_filter.sql"),
-    include_str!("queries/admin/audit_list_tail.sql"),
-);
-const AUDIT_COUNT: &str = concat!(
-    include_str!("queries/admin/audit_count_head.sql"),
-    include_str!("queries/admin/audit_filter.sql"),
-);
+/// The audit list and count queries with the shared filter spliced in.
+static AUDIT_LIST: LazyLock<String> =
+    LazyLock::new(|| with_audit_filter(include_str!("queries/admin/audit_list.sql")));
+static AUDIT_COUNT: LazyLock<String> =
+    LazyLock::new(|| with_audit_filter(include_str!("queries/admin/audit_count.sql")));
+
+fn with_audit_filter(sql: &str) -> String {
+    let filter = include_str!("queries/admin/audit_filter.sql");
+    let filter: String = filter
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    sql.replace("{{filter}}", &filter)
+}
 
 fn bind_audit_filter(q: clickhouse::query::Query, f: &AuditFilter) -> clickhouse::query::Query {
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -375,11 +382,11 @@ impl Store {
             .await?)
     }
 
-    /// Dashboard statistics: entity status counts and active sessions from
-    /// the snapshots refreshed every few seconds, logins of the last 24 hours
-    /// and creations of the last 7 days from the 15-minute rollups (see
+    /// Dashboard statistics from the snapshots refreshed every few seconds:
+    /// entity status counts, active sessions, logins of the last 24 hours
+    /// and creations of the last 7 days (15-minute buckets, see
     /// [`window_start`]).
-    pub async fn admin_stats(&self, now: DateTime<Utc>) -> Result<AdminStats> {
+    pub async fn admin_stats(&self) -> Result<AdminStats> {
         // Three independent reads: run them at once (latency = the slowest).
         let counts = self
             .client
@@ -392,9 +399,6 @@ impl Store {
         let activity = self
             .client
             .query(include_str!("queries/admin/recent_activity.sql"))
-            .param("from", window_start(now, Duration::hours(24)).timestamp())
-            .param("from7", window_start(now, Duration::days(7)).timestamp())
-            .param("to", now.timestamp())
             .fetch_one::<Activity>();
         let (counts, sessions, activity) = tokio::try_join!(counts, sessions, activity)?;
         let mut entities: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
@@ -423,13 +427,14 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<AuditPage> {
-        let total: u64 = bind_audit_filter(self.client.query(AUDIT_COUNT), filter)
+        let total: u64 = bind_audit_filter(self.client.query(&AUDIT_COUNT), filter)
             .fetch_one()
             .await?;
         let rows = if offset >= total {
             Vec::new()
         } else {
-            bind_audit_filter(self.client.query(AUDIT_LIST), filter)
+            bind_audit_filter(self.client.query(&AUDIT_LIST), filter)
+                .param("last", (offset + limit).saturating_sub(1))
                 .param("limit", limit)
                 .param("offset", offset)
                 .fetch_all()
@@ -502,7 +507,7 @@ impl Store {
     }
 
     /// Deletes the raw audit entries older than the retention (see
-    /// [`cleanup_cutoff`]), and their entity-history copies. Rollups are
+    /// [`cleanup_cutoff`]), and their copies sorted by time and by entity. Rollups are
     /// separate tables and keep counting the deleted entries.
     pub async fn audit_cleanup(&self, now: DateTime<Utc>) -> Result<Cleanup> {
         let retention_days = self.audit_retention_days().await?;
@@ -514,9 +519,10 @@ impl Store {
             .fetch_one()
             .await?;
         if deleted > 0 {
-            // The history copy first: a failure after it leaves the raw
+            // The copies first: a failure after them leaves the raw
             // entries to count and delete on the next run.
             for sql in [
+                include_str!("queries/admin/cleanup_delete_by_time.sql"),
                 include_str!("queries/admin/cleanup_delete_history.sql"),
                 include_str!("queries/admin/cleanup_delete.sql"),
             ] {

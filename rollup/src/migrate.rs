@@ -34,6 +34,8 @@ const MIGRATIONS: &[Migration] = migrations![
     11 => "0011_global_sketches.sql",
     12 => "0012_snapshot_threads.sql",
     13 => "0013_audit_entity_history.sql",
+    14 => "0014_audit_by_time.sql",
+    15 => "0015_activity_snapshot.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");

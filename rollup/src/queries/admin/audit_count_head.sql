@@ -1,3 +1,0 @@
--- Number of audit entries matching the filter that follows.
-SELECT count() AS total
-FROM audit_events
