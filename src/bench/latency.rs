@@ -319,13 +319,21 @@ fn endpoints(profile: &authpulse_loadgen::Profile, orgs: &[(uuid::Uuid, String)]
             name: "Porta audit log (page 1)",
             path: "/api/admin/audit?page=1&pageSize=20".to_string(),
             bearer: false,
-            raw: None,
+            raw: Some(
+                "SELECT (SELECT count() FROM audit_events), \
+                 (SELECT groupArray((event_id, toUnixTimestamp64Milli(occurred_at), action, entity_type, entity_id, actor_id, actor_email, organization_id, metadata, ip_address)) \
+                  FROM (SELECT * FROM audit_events ORDER BY occurred_at DESC, toString(event_id) DESC LIMIT 20)) FORMAT JSONCompact"
+                    .to_string(),
+            ),
         },
         Endpoint {
             name: "Porta organization history",
             path: format!("/api/admin/organizations/{org}/history?limit=20"),
             bearer: false,
-            raw: None,
+            raw: Some(format!(
+                "SELECT event_id, toUnixTimestamp64Milli(occurred_at), action, actor_id, metadata, ip_address FROM audit_events \
+                 WHERE entity_type = 'organization' AND entity_id = '{org}' ORDER BY occurred_at DESC, toString(event_id) DESC LIMIT 21 FORMAT JSONCompact"
+            )),
         },
     ]
 }

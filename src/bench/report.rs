@@ -374,7 +374,7 @@ pub fn markdown(r: &Results) -> String {
                 opt(e.raw.map(|x| x.p99_ms), 1),
                 e.raw
                     .map(|x| format!("{:.1}×", x.p99_ms / api.p99_ms.max(0.001)))
-                    .unwrap_or_else(|| "reads raw".into())
+                    .unwrap_or_else(|| "–".into())
             );
         }
         let _ = writeln!(o);
