@@ -461,7 +461,6 @@ impl Store {
                 q.after.map(|c| c.id.to_string()).unwrap_or_default(),
             )
             .param("limit", limit + 1)
-            .param("last", limit)
             .fetch_all()
             .await?;
         let has_more = rows.len() > limit as usize;
