@@ -142,6 +142,7 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
     };
     let load_secs = t.elapsed().as_secs_f64();
     ch.wait_idle(Duration::from_secs(180)).await?;
+    ctx.refresh_views(&db).await?;
     let parts: u64 = ch
         .scalar(&format!(
             "SELECT count() FROM system.parts WHERE database = '{db}' AND active"

@@ -98,6 +98,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<MauResult> {
     let rows = load(ctx, db, events(users, start, len_ms)).await?;
     let mut ch = ctx.ch();
     ch.wait_idle(Duration::from_secs(120)).await?;
+    ctx.refresh_views(db).await?;
     let raw_exact: u64 = ch
         .exec(
             Some(db),

@@ -287,6 +287,28 @@ impl Ctx {
         Ok(())
     }
 
+    /// Refreshes every refreshable view of `db` and waits for it. Past days
+    /// and months of DAU / MAU and the "now" counts come from snapshots
+    /// that lag by up to one refresh period (5–10 s); a measurement taken
+    /// right after a bulk load reads them once they have caught up.
+    pub async fn refresh_views(&self, db: &str) -> anyhow::Result<()> {
+        let mut ch = self.ch();
+        let views = ch
+            .exec(
+                None,
+                &format!(
+                    "SELECT view FROM system.view_refreshes WHERE database = '{db}' FORMAT TSV"
+                ),
+            )
+            .await?;
+        for v in views.lines().map(str::trim).filter(|v| !v.is_empty()) {
+            ch.exec(None, &format!("SYSTEM REFRESH VIEW {db}.{v}"))
+                .await?;
+            ch.exec(None, &format!("SYSTEM WAIT VIEW {db}.{v}")).await?;
+        }
+        Ok(())
+    }
+
     pub async fn drop_db(&self, db: &str) {
         if !self.args.keep {
             let _ = self

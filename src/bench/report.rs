@@ -651,7 +651,8 @@ the span, 2 % late events) and its `Oracle` gives the exact expected answers.
    Background merges are allowed to finish before each path starts.
 2. **Report latency.** For each size, a database is filled with that many
    generated events (same profile, same span ending now) through ClickHouse
-   inserts, merges are allowed to settle, and `authpulse api` runs on it
+   inserts, merges are allowed to settle, the snapshot views are refreshed
+   (they lag by at most one 5–10 s period), and `authpulse api` runs on it
    (Janssen stat cache off, `--stat-cache-secs 0`). Each endpoint gets 5
    warm-up and then N timed sequential requests on one keep-alive
    connection, recorded in an HdrHistogram. Time ranges cover the whole
@@ -667,10 +668,11 @@ the span, 2 % late events) and its `Oracle` gives the exact expected answers.
 4. **Memory.** Peak RSS (`VmHWM`) of the consumer in 1(a), i.e. while it
    drains the topic as fast as it can.
 5. **Distinct users.** N distinct users with 1–3 successful logins each,
-   spread over the previous calendar month, inserted as raw rows; the
-   monthly (and daily) active users from `Store::active_users` (the query
-   the MAU/DAU reports use: merged sketch states) against the oracle's exact
-   count.
+   spread over the previous calendar month, inserted as raw rows; once the
+   snapshot views have refreshed (past days and months are finalized in the
+   background, at most 10 s behind), the monthly (and daily) active users
+   from `Store::active_users` (the query the MAU/DAU reports use: merged
+   sketch states) against the oracle's exact count.
 "#;
 
 const REPRODUCE: &str = r#"
@@ -682,6 +684,14 @@ deploy/local/bench.sh --events 100000 --sizes 100000 --mau-users 100000 --fresh-
 deploy/local/bench.sh --steps latency --sizes 1000000,10000000      # one step
 BENCH_OUT=/tmp/bench.md deploy/local/bench.sh                       # write elsewhere
 ```
+
+To iterate on one report at 100 M events without reloading: `BENCH_KEEP=1
+deploy/local/bench.sh --steps latency --sizes 100000000 --keep` keeps the
+server's data directory and the loaded database; start ClickHouse on that
+directory again (`CH_DATA=<dir>/clickhouse deploy/local/clickhouse.sh
+start`) and run `target/release/authpulse bench --clickhouse-url ...
+--steps latency --sizes 100000000 --keep --reuse`, which migrates the kept
+database to the current schema and measures it again.
 
 `bench.sh` installs what is missing (`deploy/local/install.sh`), builds the
 release binary, starts ClickHouse and a memory-storage broker on free ports
