@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
@@ -116,21 +116,6 @@ pub struct MonthStats {
 /// Past local days the daily-active snapshot is read for: inside the view's
 /// 100-day window (counted in UTC dates) with a margin for zone offsets.
 const DAILY_SNAPSHOT_DAYS: i64 = 95;
-
-/// Past local months the monthly-active snapshot is read for: inside the
-/// view's ~13-month window (0016).
-const MONTHLY_SNAPSHOT_MONTHS: u32 = 12;
-
-/// The monthly-active snapshot's bounds in `tz`: (first month read from it,
-/// the current month, which is always merged live).
-fn monthly_snapshot_bounds(tz: Tz) -> (NaiveDate, NaiveDate) {
-    let today = Utc::now().with_timezone(&tz).date_naive();
-    let live_from = today.with_day(1).unwrap_or(today);
-    let snap_from = live_from
-        .checked_sub_months(chrono::Months::new(MONTHLY_SNAPSHOT_MONTHS))
-        .unwrap_or(live_from);
-    (snap_from, live_from)
-}
 
 /// The query layer: a ClickHouse client bound to the authpulse database.
 #[derive(Clone)]
@@ -268,15 +253,9 @@ impl Store {
                 .client
                 .query(include_str!("queries/active_users_daily.sql"))
                 .param("apps", apps),
-            // Every application: past months from the finalized snapshot
-            // (0016), the current month live.
-            Grain::Month if apps.is_empty() => {
-                let (snap_from, live_from) = monthly_snapshot_bounds(range.tz);
-                self.client
-                    .query(include_str!("queries/active_users_monthly_global.sql"))
-                    .param("snap_from", snap_from.to_string())
-                    .param("live_from", live_from.to_string())
-            }
+            Grain::Month if apps.is_empty() => self
+                .client
+                .query(include_str!("queries/active_users_monthly_global.sql")),
             Grain::Month => self
                 .client
                 .query(include_str!("queries/active_users_monthly.sql"))
@@ -345,12 +324,9 @@ impl Store {
     /// sketch states, tokens per grant type and token type.
     pub async fn month_stats(&self, range: Range) -> Result<MonthStats> {
         let (from_day, to_day) = range.local_days();
-        let (snap_from, live_from) = monthly_snapshot_bounds(range.tz);
         let mau = self
             .client
             .query(include_str!("queries/mau_by_month.sql"))
-            .param("snap_from", snap_from.to_string())
-            .param("live_from", live_from.to_string())
             .param("tz", range.tz.name())
             .param("from_day", from_day.to_string())
             .param("to_day", to_day.to_string())
