@@ -274,13 +274,7 @@ static AUDIT_COUNT: LazyLock<String> =
     LazyLock::new(|| with_audit_filter(include_str!("queries/admin/audit_count.sql")));
 
 fn with_audit_filter(sql: &str) -> String {
-    let filter = include_str!("queries/admin/audit_filter.sql");
-    let filter: String = filter
-        .lines()
-        .filter(|l| !l.starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    sql.replace("{{filter}}", &filter)
+    sql.replace("{{filter}}", include_str!("queries/admin/audit_filter.sql"))
 }
 
 fn bind_audit_filter(q: clickhouse::query::Query, f: &AuditFilter) -> clickhouse::query::Query {

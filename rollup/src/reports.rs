@@ -142,12 +142,6 @@ struct Created {
 }
 
 #[derive(Row, Deserialize)]
-struct MonthCount {
-    ym: String,
-    count: u64,
-}
-
-#[derive(Row, Deserialize)]
 struct TokenCount {
     month: String,
     grant_type: String,
@@ -323,14 +317,8 @@ impl Store {
     /// Janssen statistics for the local months of `range`: MAU from merged
     /// sketch states, tokens per grant type and token type.
     pub async fn month_stats(&self, range: Range) -> Result<MonthStats> {
-        let (from_day, to_day) = range.local_days();
-        let mau = self
-            .client
-            .query(include_str!("queries/mau_by_month.sql"))
-            .param("tz", range.tz.name())
-            .param("from_day", from_day.to_string())
-            .param("to_day", to_day.to_string())
-            .fetch_all::<MonthCount>();
+        // The MAU report's query: one global state per month (0011).
+        let mau = self.active_users(range, Grain::Month, &[]);
         let tokens = self
             .client
             .query(if range.hour_aligned() {
@@ -342,9 +330,12 @@ impl Store {
             .param("from", range.from.timestamp())
             .param("to", range.to.timestamp())
             .fetch_all::<TokenCount>();
-        let (mau, tokens) = tokio::try_join!(mau, tokens)?;
+        let (mau, tokens) = tokio::try_join!(mau, async { Ok(tokens.await?) })?;
         let mut stats = MonthStats {
-            mau: mau.into_iter().map(|m| (m.ym, m.count)).collect(),
+            mau: mau
+                .into_iter()
+                .map(|m| (year_month(m.interval), m.count))
+                .collect(),
             ..Default::default()
         };
         for t in tokens {
@@ -359,6 +350,15 @@ impl Store {
         }
         Ok(stats)
     }
+}
+
+/// "YYYYMM" of a month interval (months since 1970-01).
+fn year_month(interval: i64) -> String {
+    format!(
+        "{:04}{:02}",
+        1970 + interval.div_euclid(12),
+        interval.rem_euclid(12) + 1
+    )
 }
 
 /// Maps local interval starts to interval numbers, merging starts that share

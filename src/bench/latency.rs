@@ -120,8 +120,7 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
     let mut ch = ctx.ch();
     let kept: u64 = if ctx.args.reuse {
         ch.scalar(&format!(
-            "SELECT sum(rows) FROM system.parts WHERE database = '{db}' AND active \
-             AND table IN ('login_events', 'registration_events', 'token_events', 'session_events', 'audit_events')"
+            "SELECT sum(rows) FROM system.parts WHERE database = '{db}' AND active AND has({TABLES:?}, table)"
         ))
         .await?
         .parse()
