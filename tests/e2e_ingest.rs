@@ -85,21 +85,32 @@ fn sigkill_mid_batch_loses_and_duplicates_nothing() {
     let oracle = produce_stream(&stack, "auth-events", &profile(11, 24_000, 0.03, 0.01));
     let mut logs = Vec::new();
     for round in 0..5 {
-        let log = format!("ingest-{round}.log");
-        let i = stack.spawn(INGEST, &log);
-        logs.push(log);
-        // Let it get into the stream, then kill it wherever it is.
+        // Odd rounds run two consumers: store groups written ahead by one
+        // member (all four partitions) are then resumed by owners that each
+        // read only part of them, and the other way round.
+        let members = if round % 2 == 1 { 2 } else { 1 };
+        let mut children = Vec::new();
+        for m in 0..members {
+            let log = format!("ingest-{round}-{m}.log");
+            children.push(stack.spawn(INGEST, &log));
+            logs.push(log);
+        }
+        // Let them get into the stream, then kill them wherever they are.
         std::thread::sleep(Duration::from_millis(1500 + 400 * round));
-        let pid = stack.child(i).id();
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        let _ = stack.child(i).wait();
+        for i in children {
+            let pid = stack.child(i).id();
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let _ = stack.child(i).wait();
+        }
     }
     let partial: u64 = stored(&stack).values().sum();
     assert!(partial > 0, "the killed consumers made progress");
-    stack.spawn(INGEST, "ingest-final.log");
-    logs.push("ingest-final.log".into());
+    stack.spawn(INGEST, "ingest-final-0.log");
+    stack.spawn(INGEST, "ingest-final-1.log");
+    logs.push("ingest-final-0.log".into());
+    logs.push("ingest-final-1.log".into());
     let names: Vec<&str> = logs.iter().map(String::as_str).collect();
     assert_exact(&stack, &oracle, &names);
     let replays = names
@@ -107,6 +118,47 @@ fn sigkill_mid_batch_loses_and_duplicates_nothing() {
         .filter(|l| stack.log(l).contains("re-forming a batch"))
         .count();
     eprintln!("consumers that re-formed a written-ahead batch: {replays}");
+}
+
+/// The worst crash for a store group: its write-ahead record and one of
+/// its tables landed, the rest did not, and its four partitions are then
+/// resumed by two consumers that each own two. Each must store the whole
+/// group again (reading the partitions it does not own from the topic),
+/// under the group's tokens: the landed table drops it, the others take it
+/// once.
+#[test]
+fn partly_stored_group_resumed_by_two_owners() {
+    let mut stack = start_stack("group", 4);
+    let oracle = produce_stream(&stack, "auth-events", &profile(14, 12_000, 0.03, 0.02));
+    let i = stack.spawn_env(
+        INGEST,
+        "ingest-abort.log",
+        &[("AUTHPULSE_FAILPOINT_STORE_ABORT", "login_events")],
+    );
+    let code = wait_exit(stack.child(i), Duration::from_secs(120));
+    assert_eq!(code, None, "aborted by a signal at the failpoint");
+    assert!(stack.log("ingest-abort.log").contains("failpoint"));
+    let partial = stored(&stack);
+    assert!(
+        partial["login"] > 0,
+        "the group's logins landed: {partial:?}"
+    );
+    assert!(
+        partial["login"] < expected(&oracle)["login"],
+        "not every login landed: {partial:?}"
+    );
+    stack.spawn(INGEST, "ingest-a.log");
+    stack.spawn(INGEST, "ingest-b.log");
+    let logs = ["ingest-abort.log", "ingest-a.log", "ingest-b.log"];
+    assert_exact(&stack, &oracle, &logs);
+    let re_read = ["ingest-a.log", "ingest-b.log"]
+        .iter()
+        .filter(|l| stack.log(l).contains("read a group member again"))
+        .count();
+    assert!(
+        re_read >= 1,
+        "an owner of part of the group read the other members again"
+    );
 }
 
 #[test]

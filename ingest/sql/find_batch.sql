@@ -1,4 +1,4 @@
-SELECT last_offset
+SELECT last_offset, members
 FROM ingest_batches
 WHERE consumer_group = {group:String}
   AND topic = {topic:String}

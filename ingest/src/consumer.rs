@@ -1,8 +1,10 @@
-//! The poll loop: messages are parsed into per-partition batches; a batch is
-//! stored in ClickHouse (see `sink`) and only then is its offset committed.
+//! The poll loop: messages are parsed into per-partition batches; the
+//! batches due together form a store group, stored in ClickHouse with one
+//! insert per table (see `sink`), and only then are their offsets committed.
 //! Rebalances drop uncommitted batches of revoked partitions; an assigned
 //! partition resumes from its committed offset and first re-forms any batch
-//! that was written ahead but never committed.
+//! that was written ahead but never committed, with the rest of its group
+//! read again from the topic.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::future::Future;
@@ -13,7 +15,8 @@ use authpulse_schemas::parse;
 use chrono::Utc;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, DefaultConsumerContext, Rebalance,
+    StreamConsumer,
 };
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -24,7 +27,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::rows::{DeadLetterRow, EventIdRow, Rows};
-use crate::sink::{backoff, BatchId, Sink};
+use crate::sink::{backoff, BatchId, GroupId, PendingBatch, Sink};
 
 type Tp = (String, i32);
 
@@ -121,11 +124,9 @@ struct Batch {
     /// Set when a batch starting at `first` was written ahead before a crash
     /// or rebalance: this batch must end exactly there.
     must_end_at: Option<i64>,
-    dlq: Vec<DeadLetter>,
-}
-
-struct DeadLetter {
-    row: DeadLetterRow,
+    /// The store group that batch was written ahead in, when it had other
+    /// members: the replay stores that group again, exactly.
+    recorded: Option<GroupId>,
 }
 
 /// Partition state between batches.
@@ -367,13 +368,17 @@ impl Ingest {
                 self.warm_window(&tp, offset).await;
             }
             let chain_ended = self.partitions.get(&tp).is_some_and(|s| s.chain_ended);
-            let must_end_at = if chain_ended {
+            let pending = if chain_ended {
                 None
             } else {
-                self.pending_end(&tp, offset).await?
+                self.pending(&tp, offset).await?
             };
             let state = self.partitions.entry(tp.clone()).or_default();
-            state.chain_ended = must_end_at.is_none();
+            state.chain_ended = pending.is_none();
+            let (must_end_at, recorded) = match pending {
+                Some(p) => (Some(p.last), p.group),
+                None => (None, None),
+            };
             state.batch = Some(Batch {
                 rows: Rows::default(),
                 first: offset,
@@ -381,70 +386,30 @@ impl Ingest {
                 bytes: 0,
                 opened: Instant::now(),
                 must_end_at,
-                dlq: Vec::new(),
+                recorded,
             });
         }
-        let max_skew = self.config.max_future_skew;
-        let clock = self.clock;
-        let window = self.config.dedup_window;
+        let classifier = self.classifier(self.clock);
         let metrics = self.metrics.clone();
         let state = self
             .partitions
             .get_mut(&tp)
             .expect("partition state exists");
-        let seen = &mut state.seen;
         let batch = state.batch.as_mut().expect("batch opened above");
         batch.last = offset;
         batch.bytes += payload.len();
         metrics.seen(&tp.0, tp.1, offset);
-        match parse(&payload) {
-            Ok(event) => {
-                let ahead = event.occurred_at.signed_duration_since(clock);
-                if ahead.to_std().is_ok_and(|a| a > max_skew) {
-                    metrics.consumed("invalid");
-                    metrics.dead_lettered("future_timestamp");
-                    batch.dlq.push(dead_letter(
-                        &tp,
-                        offset,
-                        "future_timestamp",
-                        format!(
-                            "occurred_at is {}s ahead of the consumer clock (limit {}s)",
-                            ahead.num_seconds(),
-                            max_skew.as_secs()
-                        ),
-                        payload,
-                        key,
-                    ));
-                } else if seen.insert(event.id, window) {
-                    metrics.consumed(event.body.kind());
-                    batch.rows.event_ids.push(EventIdRow {
-                        topic: tp.0.clone(),
-                        partition: tp.1 as u32,
-                        offset: offset as u64,
-                        event_id: event.id,
-                    });
-                    batch.rows.push(event);
-                } else {
-                    metrics.consumed(event.body.kind());
-                    metrics.duplicate();
-                }
-            }
-            Err(e) => {
-                metrics.consumed("invalid");
-                metrics.dead_lettered(e.code());
-                batch.dlq.push(dead_letter(
-                    &tp,
-                    offset,
-                    e.code(),
-                    e.to_string(),
-                    payload,
-                    key,
-                ));
-            }
-        }
+        classifier.classify(
+            &mut state.seen,
+            &mut batch.rows,
+            (&tp, offset),
+            payload,
+            key,
+            Some(&metrics),
+        );
         let full = batch.must_end_at.map_or_else(
             || {
-                batch.rows.accepted() + batch.dlq.len() >= self.config.batch_max_rows
+                batch.rows.messages() >= self.config.batch_max_rows
                     || batch.bytes >= self.config.batch_max_bytes
             },
             |end| offset >= end,
@@ -488,16 +453,25 @@ impl Ingest {
         }
     }
 
+    fn classifier(&self, clock: chrono::DateTime<Utc>) -> Classifier {
+        Classifier {
+            clock,
+            max_skew: self.config.max_future_skew,
+            window: self.config.dedup_window,
+        }
+    }
+
     /// Looks up a batch written ahead at `first` but never committed.
-    async fn pending_end(&self, tp: &Tp, first: i64) -> Result<Option<i64>> {
+    async fn pending(&self, tp: &Tp, first: i64) -> Result<Option<PendingBatch>> {
         let mut attempt = 0;
         loop {
-            match self.sink.pending_batch_end(&tp.0, tp.1, first).await {
-                Ok(end) => {
-                    if let Some(end) = end {
-                        tracing::info!(topic = %tp.0, partition = tp.1, first, end, "re-forming a batch written ahead before a restart");
+            match self.sink.pending_batch(&tp.0, tp.1, first).await {
+                Ok(pending) => {
+                    if let Some(p) = &pending {
+                        let members = p.group.as_ref().map_or(1, |g| g.members().len());
+                        tracing::info!(topic = %tp.0, partition = tp.1, first, end = p.last, members, "re-forming a batch written ahead before a restart");
                     }
-                    return Ok(end);
+                    return Ok(pending);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "clickhouse unavailable (batch lookup); retrying");
@@ -532,7 +506,7 @@ impl Ingest {
         let mut due: Vec<Tp> = open()
             .filter(|(_, b)| {
                 all || b.opened.elapsed() >= wait / 2
-                    || b.rows.accepted() + b.dlq.len() >= rows / 4
+                    || b.rows.messages() >= rows / 4
                     || b.bytes >= bytes / 4
             })
             .map(|(tp, _)| tp.clone())
@@ -558,25 +532,42 @@ impl Ingest {
         self.flush(due).await
     }
 
-    /// Starts storing the batches of `tps` in the background (each retried
-    /// until ClickHouse takes it, then its dead letters sent). Waits for the
-    /// previous group first: one group in flight bounds memory and keeps
-    /// commits in offset order.
+    /// Starts storing the batches of `tps` in the background (each group
+    /// retried until ClickHouse takes it, then its dead letters sent).
+    /// Fresh batches make one store group; a re-formed batch is stored in
+    /// the group it was written ahead in. Waits for the previous groups
+    /// first: one flush in flight bounds memory and keeps commits in offset
+    /// order.
     async fn flush(&mut self, tps: Vec<Tp>) -> Result<()> {
-        let mut work: Vec<(BatchId, Batch)> = Vec::new();
+        let mut units: Vec<Unit> = Vec::new();
+        let mut fresh: Vec<(BatchId, Batch)> = Vec::new();
         for tp in tps {
-            if let Some(mut batch) = self.partitions.get_mut(&tp).and_then(|s| s.batch.take()) {
-                batch.rows.dead_letters = batch.dlq.iter().map(|d| d.row.clone()).collect();
+            if let Some(batch) = self.partitions.get_mut(&tp).and_then(|s| s.batch.take()) {
                 let id = BatchId {
                     topic: tp.0,
                     partition: tp.1,
                     first: batch.first,
                     last: batch.last,
                 };
-                work.push((id, batch));
+                if batch.must_end_at.is_some() {
+                    let group = batch
+                        .recorded
+                        .clone()
+                        .unwrap_or_else(|| GroupId::new(vec![id.clone()]));
+                    units.push(Unit {
+                        group,
+                        own: vec![(id, batch)],
+                    });
+                } else {
+                    fresh.push((id, batch));
+                }
             }
         }
-        if work.is_empty() {
+        if !fresh.is_empty() {
+            let group = GroupId::new(fresh.iter().map(|(id, _)| id.clone()).collect());
+            units.push(Unit { group, own: fresh });
+        }
+        if units.is_empty() {
             return Ok(());
         }
         self.finish_inflight().await?;
@@ -585,30 +576,39 @@ impl Ingest {
             self.metrics.clone(),
             self.producer.clone(),
         );
+        let replay = Replay {
+            brokers: self.config.brokers.clone(),
+            group_id: self.config.group_id.clone(),
+            sink: self.sink.clone(),
+            classifier: self.classifier(self.clock),
+        };
         let (dlq_topic, flag) = (self.config.dlq_topic.clone(), self.inflight_flag.clone());
         flag.set(true);
         self.inflight = Some(tokio::spawn(async move {
             futures::future::join_all(
-                work.iter()
-                    .map(|(id, b)| store_until_stored(&sink, &metrics, id, &b.rows)),
+                units
+                    .iter()
+                    .map(|u| store_unit(&sink, &metrics, &replay, u)),
             )
             .await;
-            // All dead letters of the group at once: awaiting each delivery
+            let own: Vec<(BatchId, Batch)> = units.into_iter().flat_map(|u| u.own).collect();
+            // All dead letters of the flush at once: awaiting each delivery
             // in turn cost a broker round trip per poison message (0.5 % of
             // a 140 k-row group took seconds and held back the commit).
-            // join_all polls them in order, so they are enqueued in order.
+            // Only this member's own batches: a group's other members, read
+            // again for a replay, send theirs when their owner commits them.
             send_dead_letters(
                 &producer,
                 &dlq_topic,
-                work.iter().flat_map(|(_, b)| &b.dlq).map(|d| &d.row),
+                own.iter().flat_map(|(_, b)| &b.rows.dead_letters),
             )
             .await;
             flag.stored.lock().unwrap().extend(
-                work.iter()
+                own.iter()
                     .map(|(id, _)| (id.topic.clone(), id.partition, id.last + 1)),
             );
             flag.set(false);
-            work
+            own
         }));
         Ok(())
     }
@@ -643,7 +643,7 @@ impl Ingest {
                     self.metrics.inserted(kind, n as u64);
                 }
             }
-            self.metrics.batch(rows.accepted() + batch.dlq.len());
+            self.metrics.batch(rows.messages());
             if self.owned.contains(&(id.topic.clone(), id.partition)) {
                 tpl.add_partition_offset(&id.topic, id.partition, Offset::Offset(id.last + 1))?;
                 self.metrics.committed(&id.topic, id.partition, id.last + 1);
@@ -772,15 +772,229 @@ async fn wait_inflight(
     }
 }
 
-/// Stores one batch, retrying with backoff until ClickHouse takes it.
-async fn store_until_stored(sink: &Sink, metrics: &Metrics, id: &BatchId, rows: &Rows) {
+/// A store group and the batches of it that came from this member's own
+/// stream (all of them, unless it is a replay of a group written ahead with
+/// partitions this member did not read).
+struct Unit {
+    group: GroupId,
+    own: Vec<(BatchId, Batch)>,
+}
+
+/// Stores a group, retrying with backoff until ClickHouse takes it. Members
+/// not in `own` are read again from the topic first.
+async fn store_unit(sink: &Sink, metrics: &Metrics, replay: &Replay, unit: &Unit) {
+    let mut others: Vec<(&BatchId, Rows)> = Vec::new();
+    for member in unit.group.members() {
+        let own = unit
+            .own
+            .iter()
+            .any(|(id, _)| id.topic == member.topic && id.partition == member.partition);
+        if own {
+            continue;
+        }
+        let mut attempt = 0;
+        let rows = loop {
+            match replay.rows(member).await {
+                Ok(rows) => break rows,
+                Err(e) => {
+                    metrics.insert_failed();
+                    tracing::warn!(error = %e, topic = %member.topic, partition = member.partition, first = member.first, last = member.last, attempt, "reading a group member again failed; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        };
+        others.push((member, rows));
+    }
+    let parts: Vec<&Rows> = unit
+        .group
+        .members()
+        .iter()
+        .filter_map(|m| {
+            let own = unit
+                .own
+                .iter()
+                .find(|(id, _)| id.topic == m.topic && id.partition == m.partition)
+                .map(|(_, b)| &b.rows);
+            own.or_else(|| others.iter().find(|(id, _)| *id == m).map(|(_, r)| r))
+        })
+        .collect();
     let mut attempt = 0;
-    while let Err(e) = sink.store(id, rows, metrics).await {
+    while let Err(e) = sink.store(&unit.group, &parts, metrics).await {
         metrics.insert_failed();
-        tracing::warn!(error = %e, topic = %id.topic, partition = id.partition, first = id.first, last = id.last, attempt, "store failed; retrying");
+        let first = &unit.group.members()[0];
+        tracing::warn!(error = %e, topic = %first.topic, partition = first.partition, first = first.first, members = unit.group.members().len(), attempt, "store failed; retrying");
         tokio::time::sleep(backoff(attempt)).await;
         attempt += 1;
     }
+}
+
+/// What becomes of one message: an event's rows, a dropped re-send, or a
+/// dead letter with its reason. The same for a member's own stream and for
+/// a group member read again, so a replay re-forms the same rows.
+#[derive(Clone)]
+struct Classifier {
+    clock: chrono::DateTime<Utc>,
+    max_skew: Duration,
+    window: usize,
+}
+
+impl Classifier {
+    fn classify(
+        &self,
+        seen: &mut DedupWindow,
+        rows: &mut Rows,
+        (tp, offset): (&Tp, i64),
+        payload: Vec<u8>,
+        key: Vec<u8>,
+        metrics: Option<&Metrics>,
+    ) {
+        let count = |f: &dyn Fn(&Metrics)| {
+            if let Some(m) = metrics {
+                f(m)
+            }
+        };
+        match parse(&payload) {
+            Ok(event) => {
+                let ahead = event.occurred_at.signed_duration_since(self.clock);
+                if ahead.to_std().is_ok_and(|a| a > self.max_skew) {
+                    count(&|m| {
+                        m.consumed("invalid");
+                        m.dead_lettered("future_timestamp");
+                    });
+                    rows.dead_letters.push(dead_letter(
+                        tp,
+                        offset,
+                        "future_timestamp",
+                        format!(
+                            "occurred_at is {}s ahead of the consumer clock (limit {}s)",
+                            ahead.num_seconds(),
+                            self.max_skew.as_secs()
+                        ),
+                        payload,
+                        key,
+                    ));
+                } else if seen.insert(event.id, self.window) {
+                    count(&|m| m.consumed(event.body.kind()));
+                    rows.event_ids.push(EventIdRow {
+                        topic: tp.0.clone(),
+                        partition: tp.1 as u32,
+                        offset: offset as u64,
+                        event_id: event.id,
+                    });
+                    rows.push(event);
+                } else {
+                    count(&|m| {
+                        m.consumed(event.body.kind());
+                        m.duplicate();
+                    });
+                }
+            }
+            Err(e) => {
+                count(&|m| {
+                    m.consumed("invalid");
+                    m.dead_lettered(e.code());
+                });
+                rows.dead_letters.push(dead_letter(
+                    tp,
+                    offset,
+                    e.code(),
+                    e.to_string(),
+                    payload,
+                    key,
+                ));
+            }
+        }
+    }
+}
+
+/// A message read again: offset, payload, key.
+type Replayed = (i64, Vec<u8>, Vec<u8>);
+
+/// Reads a group member written ahead by another consumer (or for a
+/// partition this member does not own) again from the topic, to re-form
+/// the group's rows: the same offsets, classified from the same dedup
+/// window (the ids stored before the member's first offset).
+struct Replay {
+    brokers: String,
+    group_id: String,
+    sink: Sink,
+    classifier: Classifier,
+}
+
+impl Replay {
+    async fn rows(&self, id: &BatchId) -> Result<Rows> {
+        let window = self.classifier.window;
+        let mut seen = DedupWindow::default();
+        if window > 0 {
+            let from = id.first - window as i64;
+            for event_id in self
+                .sink
+                .recent_ids(&id.topic, id.partition, from, id.first)
+                .await?
+            {
+                seen.insert(event_id, window);
+            }
+        }
+        let (brokers, group_id, member) = (self.brokers.clone(), self.group_id.clone(), id.clone());
+        let messages =
+            tokio::task::spawn_blocking(move || read_range(&brokers, &group_id, &member))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??;
+        let classifier = Classifier {
+            clock: Utc::now(),
+            ..self.classifier.clone()
+        };
+        let tp = (id.topic.clone(), id.partition);
+        let mut rows = Rows::default();
+        for (offset, payload, key) in messages {
+            classifier.classify(&mut seen, &mut rows, (&tp, offset), payload, key, None);
+        }
+        tracing::info!(topic = %id.topic, partition = id.partition, first = id.first, last = id.last, rows = rows.messages(), "read a group member again from the topic");
+        Ok(rows)
+    }
+}
+
+/// The messages of `[id.first, id.last]`, read with a consumer of its own
+/// that is assigned the partition directly (no group membership, no
+/// commits). Offsets missing from the log (compaction) are skipped.
+fn read_range(brokers: &str, group_id: &str, id: &BatchId) -> Result<Vec<Replayed>> {
+    let consumer: BaseConsumer<DefaultConsumerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{group_id}-replay"))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&id.topic, id.partition, Offset::Offset(id.first))?;
+    consumer.assign(&tpl)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut out = Vec::new();
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) if m.partition() == id.partition && m.topic() == id.topic => {
+                if m.offset() > id.last {
+                    return Ok(out);
+                }
+                out.push((
+                    m.offset(),
+                    m.payload().unwrap_or_default().to_vec(),
+                    m.key().unwrap_or_default().to_vec(),
+                ));
+                if m.offset() == id.last {
+                    return Ok(out);
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => {}
+        }
+    }
+    Err(Error::Replay(format!(
+        "{}/{} offsets {}..={} not all readable within 30 s",
+        id.topic, id.partition, id.first, id.last
+    )))
 }
 
 fn dead_letter(
@@ -790,16 +1004,14 @@ fn dead_letter(
     detail: String,
     payload: Vec<u8>,
     key: Vec<u8>,
-) -> DeadLetter {
-    DeadLetter {
-        row: DeadLetterRow {
-            topic: tp.0.clone(),
-            partition: tp.1 as u32,
-            offset: offset as u64,
-            reason,
-            detail,
-            payload,
-            key,
-        },
+) -> DeadLetterRow {
+    DeadLetterRow {
+        topic: tp.0.clone(),
+        partition: tp.1 as u32,
+        offset: offset as u64,
+        reason,
+        detail,
+        payload,
+        key,
     }
 }

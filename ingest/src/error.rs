@@ -7,6 +7,8 @@ pub enum Error {
     ClickHouse(#[from] clickhouse::error::Error),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("reading a batch again: {0}")]
+    Replay(String),
     #[error("background store task failed: {0}")]
     Task(String),
     #[error("shutdown before the pending batch could be stored; it will be replayed")]

@@ -209,6 +209,11 @@ impl Rows {
         }
     }
 
+    /// Messages in the batch: accepted events and dead letters.
+    pub fn messages(&self) -> usize {
+        self.accepted() + self.dead_letters.len()
+    }
+
     pub fn accepted(&self) -> usize {
         self.logins.len()
             + self.registrations.len()

@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = migrations![
     13 => "0013_audit_entity_history.sql",
     14 => "0014_audit_by_time.sql",
     15 => "0015_activity_snapshot.sql",
+    16 => "0016_ingest_store_groups.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");

@@ -142,6 +142,11 @@ impl Stack {
 
     /// Spawns an `authpulse` subcommand with this stack's endpoints.
     pub fn spawn(&mut self, args: &[&str], log: &str) -> usize {
+        self.spawn_env(args, log, &[])
+    }
+
+    /// `spawn` with extra environment variables.
+    pub fn spawn_env(&mut self, args: &[&str], log: &str, env: &[(&str, &str)]) -> usize {
         let log_path = self.dir.join(log);
         let out = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_authpulse"))
@@ -149,6 +154,7 @@ impl Stack {
             .env("AUTHPULSE_CLICKHOUSE_URL", self.ch_url())
             .env("AUTHPULSE_BROKERS", self.brokers())
             .env("RUST_LOG", "info,rdkafka=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(out)
             .spawn()
