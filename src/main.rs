@@ -82,10 +82,10 @@ struct IngestArgs {
     #[arg(long, env = "AUTHPULSE_DLQ_TOPIC", default_value = "auth-events-dlq")]
     dlq_topic: String,
     /// Flush a partition's batch at this many messages.
-    #[arg(long, env = "AUTHPULSE_BATCH_ROWS", default_value_t = 50_000)]
+    #[arg(long, env = "AUTHPULSE_BATCH_ROWS", default_value_t = 100_000)]
     batch_rows: usize,
     /// Flush a partition's batch at this many payload bytes.
-    #[arg(long, env = "AUTHPULSE_BATCH_BYTES", default_value_t = 8 << 20)]
+    #[arg(long, env = "AUTHPULSE_BATCH_BYTES", default_value_t = 16 << 20)]
     batch_bytes: usize,
     /// Flush a partition's batch when it is this old (milliseconds).
     #[arg(long, env = "AUTHPULSE_BATCH_WAIT_MS", default_value_t = 500)]

@@ -151,6 +151,10 @@ fn partly_stored_group_resumed_by_two_owners() {
     stack.spawn(INGEST, "ingest-b.log");
     let logs = ["ingest-abort.log", "ingest-a.log", "ingest-b.log"];
     assert_exact(&stack, &oracle, &logs);
+    assert_columns_match_events(
+        &stack,
+        &generate(&profile(14, 12_000, 0.03, 0.02)).collect::<Vec<_>>(),
+    );
     let re_read = ["ingest-a.log", "ingest-b.log"]
         .iter()
         .filter(|l| stack.log(l).contains("read a group member again"))
@@ -284,6 +288,111 @@ fn poison_and_resent_messages_two_consumers() {
         ),
         expected_bytes
     );
+}
+
+/// Every column of the stored login, token and session rows equals the
+/// event it came from (the consumer writes RowBinary itself; reports read
+/// only some of these columns).
+fn assert_columns_match_events(stack: &Stack, messages: &[authpulse_loadgen::Message]) {
+    use authpulse_schemas::Body;
+    let ms = |t: chrono::DateTime<Utc>| t.timestamp_millis().to_string();
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+    let uid = |u: Option<uuid::Uuid>| u.unwrap_or_default().to_string();
+    let mut want: BTreeMap<&str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for e in messages.iter().filter_map(|m| m.as_event()) {
+        let head = [
+            e.id.to_string(),
+            ms(e.occurred_at),
+            e.org.id.to_string(),
+            e.org.slug.clone(),
+        ];
+        let (table, rest): (&str, Vec<String>) = match &e.body {
+            Body::Login(l) => (
+                "login_events",
+                vec![
+                    l.application_id.to_string(),
+                    opt(&l.application_name),
+                    uid(l.user_id),
+                    l.login_id.clone(),
+                    l.success.to_string(),
+                    if l.success {
+                        String::new()
+                    } else {
+                        opt(&l.failure_reason)
+                    },
+                    l.provider.clone(),
+                    opt(&l.ip),
+                    opt(&l.user_agent),
+                    opt(&l.session_id),
+                ],
+            ),
+            Body::Token(t) => (
+                "token_events",
+                vec![
+                    t.grant_type.clone(),
+                    t.token_type.clone(),
+                    t.client_id.clone(),
+                    uid(t.application_id),
+                    uid(t.user_id),
+                ],
+            ),
+            Body::Session(x) => (
+                "session_events",
+                vec![
+                    x.action.as_str().to_string(),
+                    x.session_id.clone(),
+                    x.user_id.to_string(),
+                    x.expires_at.map_or("0".into(), ms),
+                    uid(x.application_id),
+                ],
+            ),
+            _ => continue,
+        };
+        want.entry(table).or_default().insert(
+            head.into_iter()
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join("\u{1f}"),
+        );
+    }
+    let columns = [
+        ("login_events", "application_id, application_name, user_id, login_id, success, failure_reason, provider, ip, user_agent, session_id"),
+        ("token_events", "grant_type, token_type, client_id, application_id, user_id"),
+        ("session_events", "action, session_id, user_id, toUnixTimestamp64Milli(expires_at), application_id"),
+    ];
+    for (table, cols) in columns {
+        let sql = format!(
+            "SELECT arrayStringConcat(arrayMap(x -> toString(x), [toString(event_id), \
+             toString(toUnixTimestamp64Milli(occurred_at)), toString(org_id), org_slug, {}]), '\\x1F') \
+             FROM authpulse.{table} FORMAT JSONEachRow",
+            cols.split(", ")
+                .map(|c| format!("toString({c})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let got: std::collections::BTreeSet<String> = stack
+            .query(&sql)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object()
+                    .unwrap()
+                    .values()
+                    .next()
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(got.len(), want[table].len(), "{table}: one row per event");
+        let diff: Vec<_> = got.symmetric_difference(&want[table]).take(3).collect();
+        assert!(
+            diff.is_empty(),
+            "{table}: stored columns differ from the events: {diff:?}"
+        );
+    }
 }
 
 /// A fresh valid event of the profile's first org.

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::rows::{DeadLetterRow, EventIdRow, Rows};
+use crate::rows::{DeadLetterRow, Rows};
 use crate::sink::{backoff, BatchId, GroupId, PendingBatch, Sink};
 
 type Tp = (String, i32);
@@ -148,10 +148,15 @@ struct PartitionState {
 
 /// The ids of the last `cap` events accepted on a partition: a producer's
 /// re-send of one of them is dropped (docs/delivery.md, "Producer re-sends").
+/// Ids are kept as 64-bit folds (the two halves XORed): half the memory of
+/// full UUIDs (~18 MB instead of ~35 MB for 4 partitions × 200 000 ids).
+/// Two different ids in one window fold alike with probability about
+/// cap / 2^64 per event (1e-14 at the default window), the only way a
+/// distinct event could be taken for a re-send.
 #[derive(Default)]
 struct DedupWindow {
-    ids: HashSet<Uuid>,
-    order: VecDeque<Uuid>,
+    ids: HashSet<u64>,
+    order: VecDeque<u64>,
 }
 
 impl DedupWindow {
@@ -160,10 +165,12 @@ impl DedupWindow {
         if cap == 0 {
             return true;
         }
-        if !self.ids.insert(id) {
+        let (hi, lo) = id.as_u64_pair();
+        let folded = hi ^ lo;
+        if !self.ids.insert(folded) {
             return false;
         }
-        self.order.push_back(id);
+        self.order.push_back(folded);
         while self.order.len() > cap {
             if let Some(old) = self.order.pop_front() {
                 self.ids.remove(&old);
@@ -231,10 +238,10 @@ impl Ingest {
             // Bounded read-ahead, per partition: with the open batches and
             // the group being stored, what "paused" costs in memory.
             // Measured (docs/benchmarks-analysis.md, 1 M-event drain, 4
-            // partitions, fetch back-off 10 ms): read-ahead / batch bytes
-            // 24 / 16 MiB 116k ev/s 266 MiB RSS; 12 / 16 MiB 114k ev/s
-            // 234 MiB; 12 / 8 MiB 92k ev/s 177 MiB. 12 / 8 MiB keeps the
-            // 200 MB budget.
+            // partitions, store groups, RowBinary-encoded batches): with
+            // 12 MiB read-ahead, batch bytes 8 / 16 / 24 / 32 MiB gave
+            // 114k / 155k / 147k / 160k ev/s at 98 / 122 / 150 / 172 MiB
+            // RSS. 12 / 16 MiB keeps well inside the 200 MB budget.
             .set("queued.max.messages.kbytes", "12288")
             .set("fetch.max.bytes", "52428800")
             // When the read-ahead is full librdkafka postpones the
@@ -633,11 +640,11 @@ impl Ingest {
         for (id, batch) in &work {
             let rows = &batch.rows;
             for (kind, n) in [
-                ("login", rows.logins.len()),
-                ("registration", rows.registrations.len()),
-                ("token", rows.tokens.len()),
-                ("session", rows.sessions.len()),
-                ("audit", rows.audits.len()),
+                ("login", rows.logins.rows()),
+                ("registration", rows.registrations.rows()),
+                ("token", rows.tokens.rows()),
+                ("session", rows.sessions.rows()),
+                ("audit", rows.audits.rows()),
             ] {
                 if n > 0 {
                     self.metrics.inserted(kind, n as u64);
@@ -876,13 +883,7 @@ impl Classifier {
                     ));
                 } else if seen.insert(event.id, self.window) {
                     count(&|m| m.consumed(event.body.kind()));
-                    rows.event_ids.push(EventIdRow {
-                        topic: tp.0.clone(),
-                        partition: tp.1 as u32,
-                        offset: offset as u64,
-                        event_id: event.id,
-                    });
-                    rows.push(event);
+                    rows.push(&event, &tp.0, tp.1, offset);
                 } else {
                     count(&|m| {
                         m.consumed(event.body.kind());

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::metrics::Metrics;
-use crate::rows::Rows;
+use crate::rows::{self, Columns, DeadLetterRow, Encoded, Rows};
 
 /// Identifies a batch: one partition's contiguous offsets.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -213,8 +213,14 @@ impl Sink {
             .filter(|_| group.members().len() > 1)
         {
             match table {
-                "login_events" => self.insert(group, table, parts, |r| &r.logins).await?,
-                "token_events" => self.insert(group, table, parts, |r| &r.tokens).await?,
+                "login_events" => {
+                    self.encoded(group, &rows::LOGIN, parts, |r| &r.logins)
+                        .await?
+                }
+                "token_events" => {
+                    self.encoded(group, &rows::TOKEN, parts, |r| &r.tokens)
+                        .await?
+                }
                 _ => {}
             }
             tracing::error!(
@@ -228,39 +234,61 @@ impl Sink {
         // table may land before the rows: a new owner only loads ids of
         // offsets before its resume point, i.e. of committed batches.)
         tokio::try_join!(
-            self.insert(group, "login_events", parts, |r| &r.logins),
-            self.insert(group, "registration_events", parts, |r| &r.registrations),
-            self.insert(group, "token_events", parts, |r| &r.tokens),
-            self.insert(group, "session_events", parts, |r| &r.sessions),
-            self.insert(group, "audit_events", parts, |r| &r.audits),
-            self.insert(group, "dead_letters", parts, |r| &r.dead_letters),
-            self.insert(group, "ingest_event_ids", parts, |r| &r.event_ids),
+            self.encoded(group, &rows::LOGIN, parts, |r| &r.logins),
+            self.encoded(group, &rows::REGISTRATION, parts, |r| &r.registrations),
+            self.encoded(group, &rows::TOKEN, parts, |r| &r.tokens),
+            self.encoded(group, &rows::SESSION, parts, |r| &r.sessions),
+            self.encoded(group, &rows::AUDIT, parts, |r| &r.audits),
+            self.dead_letters(group, parts),
+            self.encoded(group, &rows::EVENT_ID, parts, |r| &r.event_ids),
         )?;
         metrics.record_insert(started.elapsed());
         Ok(())
     }
 
-    async fn insert<T>(
+    /// One insert of the members' RowBinary buffers into a raw table.
+    async fn encoded(
         &self,
         group: &GroupId,
-        table: &str,
+        columns: &Columns,
         parts: &[&Rows],
-        rows: impl Fn(&Rows) -> &Vec<T>,
-    ) -> Result<()>
-    where
-        T: clickhouse::RowOwned + clickhouse::RowWrite,
-    {
-        if parts.iter().all(|p| rows(p).is_empty()) {
+        rows: impl Fn(&Rows) -> &Encoded,
+    ) -> Result<()> {
+        if parts.iter().all(|p| rows(p).rows() == 0) {
             return Ok(());
         }
-        let mut insert = self.client.insert::<T>(table).await?.with_setting(
+        let sql = format!(
+            "INSERT INTO {} ({}) FORMAT RowBinary",
+            columns.table, columns.names
+        );
+        let mut insert = self.client.insert_formatted_with(sql).with_setting(
             "insert_deduplication_token",
-            group.token(&self.group, table),
+            group.token(&self.group, columns.table),
         );
         for part in parts {
-            for row in rows(part) {
-                insert.write(row).await?;
+            for chunk in rows(part).chunks() {
+                insert.send(chunk).await?;
             }
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    async fn dead_letters(&self, group: &GroupId, parts: &[&Rows]) -> Result<()> {
+        const TABLE: &str = "dead_letters";
+        if parts.iter().all(|p| p.dead_letters.is_empty()) {
+            return Ok(());
+        }
+        let mut insert = self
+            .client
+            .insert::<DeadLetterRow>(TABLE)
+            .await?
+            .with_setting(
+                "insert_deduplication_token",
+                group.token(&self.group, TABLE),
+            );
+        for row in parts.iter().flat_map(|p| &p.dead_letters) {
+            insert.write(row).await?;
         }
         insert.end().await?;
         Ok(())

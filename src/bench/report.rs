@@ -640,7 +640,8 @@ the span, 2 % late events) and its `Oracle` gives the exact expected answers.
    `token_counts_15m`, `audit_counts_15m`, `login_totals` and the row count
    of `session_events` equal the oracle), polled every 200 ms:
    (a) `authpulse ingest` spawned as a child process (default batch
-   settings: 50 000 rows / 500 ms per partition; it validates every message,
+   settings: 100 000 rows / 16 MiB / 500 ms per partition, the
+   batches due together stored as one group; it validates every message,
    deduplicates ids and writes dedup tokens and a write-ahead batch record);
    (b) ClickHouse's own Kafka table engine (`kafka_format =
    'JSONAsString'`, `kafka_flush_interval_ms = 500`) → MV → a Null staging
