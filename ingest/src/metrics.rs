@@ -231,7 +231,7 @@ impl Metrics {
         summary(
             &mut out,
             "authpulse_ingest_insert_seconds",
-            "Time to store one batch in ClickHouse.",
+            "Time to store one store group (the batches due together, every table) in ClickHouse.",
             &self.insert_micros.lock().unwrap(),
             1e-6,
         );

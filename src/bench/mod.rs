@@ -500,7 +500,7 @@ fn machine(ch_version: &str, info: &[String]) -> Vec<(String, String)> {
 }
 
 /// Scrapes the consumer's Prometheus metrics: batches stored, rows per
-/// batch and store time per batch.
+/// batch, store groups and store time per group.
 pub async fn ingest_metrics(port: u16) -> Option<String> {
     let mut conn = http::Conn::new(&format!("http://127.0.0.1:{port}"));
     let text = conn.get("/metrics", &[]).await.ok()?.text();
@@ -514,13 +514,14 @@ pub async fn ingest_metrics(port: u16) -> Option<String> {
     let rows = get("authpulse_ingest_batch_rows{quantile=\"0.5\"}");
     let p50 = get("authpulse_ingest_insert_seconds{quantile=\"0.5\"}");
     let p99 = get("authpulse_ingest_insert_seconds{quantile=\"0.99\"}");
+    let groups = get("authpulse_ingest_insert_seconds_count ").unwrap_or(batches);
     Some(format!(
-        "{batches:.0} batches stored, rows per batch p50 {}, store time per batch p50 {} s / p99 {} s \
-         (≈ {} s of stores in series)",
+        "{batches:.0} batches stored in {groups:.0} store groups, rows per batch p50 {}, \
+         store time per group p50 {} s / p99 {} s (≈ {} s of stores in series)",
         rows.map_or("–".into(), |r| format!("{r:.0}")),
         p50.map_or("–".into(), |v| format!("{v:.3}")),
         p99.map_or("–".into(), |v| format!("{v:.3}")),
-        p50.map_or("–".into(), |v| format!("{:.1}", v * batches)),
+        p50.map_or("–".into(), |v| format!("{:.1}", v * groups)),
     ))
 }
 
