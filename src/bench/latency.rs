@@ -119,8 +119,10 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
     let profile = super::ingest::profile(ctx, size);
     let mut ch = ctx.ch();
     let kept: u64 = if ctx.args.reuse {
+        let tables: Vec<String> = TABLES.iter().map(|t| format!("'{t}'")).collect();
         ch.scalar(&format!(
-            "SELECT sum(rows) FROM system.parts WHERE database = '{db}' AND active AND has({TABLES:?}, table)"
+            "SELECT sum(rows) FROM system.parts WHERE database = '{db}' AND active AND table IN ({})",
+            tables.join(", ")
         ))
         .await?
         .parse()
