@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = migrations![
     14 => "0014_audit_by_time.sql",
     15 => "0015_activity_snapshot.sql",
     16 => "0016_ingest_store_groups.sql",
+    17 => "0017_snapshot_periods.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
