@@ -50,6 +50,7 @@ pub struct AppState {
     config: Arc<Config>,
     store: Store,
     stat_cache: Arc<janssen::Cache>,
+    slugs: Arc<orgs::SlugCache>,
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -62,6 +63,7 @@ impl FromRef<AppState> for Arc<Authenticator> {
 pub fn router(config: Config, store: Store) -> Router {
     let state = AppState {
         stat_cache: Arc::new(janssen::Cache::new(config.stat_cache_ttl)),
+        slugs: Arc::default(),
         config: Arc::new(config),
         store,
     };
