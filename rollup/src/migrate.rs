@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = migrations![
     15 => "0015_activity_snapshot.sql",
     16 => "0016_ingest_store_groups.sql",
     17 => "0017_snapshot_periods.sql",
+    18 => "0018_monthly_active_snapshot.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
