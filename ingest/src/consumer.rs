@@ -963,6 +963,9 @@ fn read_range(brokers: &str, group_id: &str, id: &BatchId) -> Result<Vec<Replaye
     let consumer: BaseConsumer<DefaultConsumerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("{group_id}-replay"))
+        // Offsets gone from the log are an error (retried and logged), not
+        // a jump to the end that would re-form the group without them.
+        .set("auto.offset.reset", "error")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
