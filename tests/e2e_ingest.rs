@@ -214,6 +214,7 @@ fn poison_and_resent_messages_two_consumers() {
     // Lag: the broker's high watermarks add up to every message produced,
     // and once caught up every partition's lag is 0.
     let produced = generate(&p).count() as u64;
+    let last_seen = std::cell::Cell::new((0u64, 0u64, 0));
     let settled = eventually(Duration::from_secs(30), || {
         let (mut high, mut lag, mut partitions) = (0u64, 0u64, 0);
         for port in [ma, mb] {
@@ -228,11 +229,16 @@ fn poison_and_resent_messages_two_consumers() {
                 }
             }
         }
+        last_seen.set((high, lag, partitions));
         (partitions == 4 && high == produced && lag == 0).then_some(())
     });
+    let (high, lag, partitions) = last_seen.get();
     assert!(
         settled.is_some(),
-        "high watermarks sum to {produced} and lag drains to 0"
+        "high watermarks sum to {produced} and lag drains to 0: last seen high {high}, lag {lag}, \
+         partitions reported {partitions}\n{}\n{}",
+        http_get(&format!("http://127.0.0.1:{ma}/metrics"), None).1,
+        http_get(&format!("http://127.0.0.1:{mb}/metrics"), None).1
     );
 
     // An event far in the future (clock skew) is dead-lettered, not counted.
