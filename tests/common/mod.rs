@@ -136,7 +136,23 @@ impl Stack {
             ))
             .unwrap();
         for r in res {
-            r.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
+            match r {
+                Ok(_) => {}
+                // A CreateTopics retried by the client under load can find
+                // its own first attempt done.
+                Err((t, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    let md = admin
+                        .inner()
+                        .fetch_metadata(Some(&t), Duration::from_secs(10))
+                        .unwrap();
+                    let n = md.topics().first().map_or(0, |x| x.partitions().len());
+                    assert_eq!(
+                        n, partitions as usize,
+                        "topic {t} exists with {n} partitions"
+                    );
+                }
+                Err((t, e)) => panic!("create topic {t}: {e}"),
+            }
         }
     }
 
