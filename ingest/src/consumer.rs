@@ -198,6 +198,8 @@ pub(crate) struct Ingest {
     /// time: polling and parsing go on meanwhile, commits stay in order.
     inflight: Option<tokio::task::JoinHandle<Vec<(BatchId, Batch)>>>,
     inflight_flag: Arc<InFlight>,
+    /// Re-reads group members this member does not own (replays).
+    replay: Arc<Replay>,
 }
 
 /// Runs the consumer until `shutdown` resolves, then stores and commits
@@ -262,7 +264,6 @@ impl Ingest {
             .create()?;
         let sink = Sink::new(&config.clickhouse_url, &config.database, &config.group_id);
         Ok(Ingest {
-            config,
             consumer: Arc::new(consumer),
             probing: Arc::default(),
             clock: Utc::now(),
@@ -274,6 +275,10 @@ impl Ingest {
             owned: HashSet::new(),
             inflight: None,
             inflight_flag,
+            replay: Arc::new(Replay {
+                config: config.clone(),
+            }),
+            config,
         })
     }
 
@@ -396,7 +401,7 @@ impl Ingest {
                 recorded,
             });
         }
-        let classifier = self.classifier(self.clock);
+        let classifier = Classifier::at(&self.config, self.clock);
         let metrics = self.metrics.clone();
         let state = self
             .partitions
@@ -457,14 +462,6 @@ impl Ingest {
         state.warmed = true;
         if !ids.is_empty() {
             tracing::info!(topic = %tp.0, partition = tp.1, ids = ids.len(), "dedup window loaded");
-        }
-    }
-
-    fn classifier(&self, clock: chrono::DateTime<Utc>) -> Classifier {
-        Classifier {
-            clock,
-            max_skew: self.config.max_future_skew,
-            window: self.config.dedup_window,
         }
     }
 
@@ -583,12 +580,7 @@ impl Ingest {
             self.metrics.clone(),
             self.producer.clone(),
         );
-        let replay = Replay {
-            brokers: self.config.brokers.clone(),
-            group_id: self.config.group_id.clone(),
-            sink: self.sink.clone(),
-            classifier: self.classifier(self.clock),
-        };
+        let replay = self.replay.clone();
         let (dlq_topic, flag) = (self.config.dlq_topic.clone(), self.inflight_flag.clone());
         flag.set(true);
         self.inflight = Some(tokio::spawn(async move {
@@ -787,21 +779,28 @@ struct Unit {
     own: Vec<(BatchId, Batch)>,
 }
 
+impl Unit {
+    /// The rows of `member` if it is one of this member's own batches (a
+    /// group has one batch per partition).
+    fn own_rows(&self, member: &BatchId) -> Option<&Rows> {
+        self.own
+            .iter()
+            .find(|(id, _)| id.topic == member.topic && id.partition == member.partition)
+            .map(|(_, b)| &b.rows)
+    }
+}
+
 /// Stores a group, retrying with backoff until ClickHouse takes it. Members
 /// not in `own` are read again from the topic first.
 async fn store_unit(sink: &Sink, metrics: &Metrics, replay: &Replay, unit: &Unit) {
     let mut others: Vec<(&BatchId, Rows)> = Vec::new();
     for member in unit.group.members() {
-        let own = unit
-            .own
-            .iter()
-            .any(|(id, _)| id.topic == member.topic && id.partition == member.partition);
-        if own {
+        if unit.own_rows(member).is_some() {
             continue;
         }
         let mut attempt = 0;
         let rows = loop {
-            match replay.rows(member).await {
+            match replay.rows(sink, member).await {
                 Ok(rows) => break rows,
                 Err(e) => {
                     metrics.insert_failed();
@@ -818,12 +817,8 @@ async fn store_unit(sink: &Sink, metrics: &Metrics, replay: &Replay, unit: &Unit
         .members()
         .iter()
         .filter_map(|m| {
-            let own = unit
-                .own
-                .iter()
-                .find(|(id, _)| id.topic == m.topic && id.partition == m.partition)
-                .map(|(_, b)| &b.rows);
-            own.or_else(|| others.iter().find(|(id, _)| *id == m).map(|(_, r)| r))
+            unit.own_rows(m)
+                .or_else(|| others.iter().find(|(id, _)| *id == m).map(|(_, r)| r))
         })
         .collect();
     let mut attempt = 0;
@@ -839,7 +834,6 @@ async fn store_unit(sink: &Sink, metrics: &Metrics, replay: &Replay, unit: &Unit
 /// What becomes of one message: an event's rows, a dropped re-send, or a
 /// dead letter with its reason. The same for a member's own stream and for
 /// a group member read again, so a replay re-forms the same rows.
-#[derive(Clone)]
 struct Classifier {
     clock: chrono::DateTime<Utc>,
     max_skew: Duration,
@@ -847,6 +841,14 @@ struct Classifier {
 }
 
 impl Classifier {
+    fn at(config: &Config, clock: chrono::DateTime<Utc>) -> Classifier {
+        Classifier {
+            clock,
+            max_skew: config.max_future_skew,
+            window: config.dedup_window,
+        }
+    }
+
     fn classify(
         &self,
         seen: &mut DedupWindow,
@@ -917,35 +919,32 @@ type Replayed = (i64, Vec<u8>, Vec<u8>);
 /// the group's rows: the same offsets, classified from the same dedup
 /// window (the ids stored before the member's first offset).
 struct Replay {
-    brokers: String,
-    group_id: String,
-    sink: Sink,
-    classifier: Classifier,
+    config: Config,
 }
 
 impl Replay {
-    async fn rows(&self, id: &BatchId) -> Result<Rows> {
-        let window = self.classifier.window;
+    async fn rows(&self, sink: &Sink, id: &BatchId) -> Result<Rows> {
+        let classifier = Classifier::at(&self.config, Utc::now());
+        let window = classifier.window;
         let mut seen = DedupWindow::default();
         if window > 0 {
             let from = id.first - window as i64;
-            for event_id in self
-                .sink
+            for event_id in sink
                 .recent_ids(&id.topic, id.partition, from, id.first)
                 .await?
             {
                 seen.insert(event_id, window);
             }
         }
-        let (brokers, group_id, member) = (self.brokers.clone(), self.group_id.clone(), id.clone());
+        let (brokers, group_id, member) = (
+            self.config.brokers.clone(),
+            self.config.group_id.clone(),
+            id.clone(),
+        );
         let messages =
             tokio::task::spawn_blocking(move || read_range(&brokers, &group_id, &member))
                 .await
                 .map_err(|e| Error::Task(e.to_string()))??;
-        let classifier = Classifier {
-            clock: Utc::now(),
-            ..self.classifier.clone()
-        };
         let tp = (id.topic.clone(), id.partition);
         let mut rows = Rows::default();
         for (offset, payload, key) in messages {
