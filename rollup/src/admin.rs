@@ -376,7 +376,7 @@ impl Store {
             .await?)
     }
 
-    /// Dashboard statistics from the snapshots refreshed every few seconds:
+    /// Dashboard statistics from the snapshots (refreshed every 5–30 s):
     /// entity status counts, active sessions, logins of the last 24 hours
     /// and creations of the last 7 days (15-minute buckets, see
     /// [`window_start`]).

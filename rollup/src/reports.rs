@@ -317,7 +317,7 @@ impl Store {
     /// Janssen statistics for the local months of `range`: MAU from merged
     /// sketch states, tokens per grant type and token type.
     pub async fn month_stats(&self, range: Range) -> Result<MonthStats> {
-        // The MAU report's query: one global state per month (0011).
+        // The MAU report's query: months finalized every 10 s (0018).
         let mau = self.active_users(range, Grain::Month, &[]);
         let tokens = self
             .client
