@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks: starts its own ClickHouse and memory-storage broker on free
+# Benchmarks: starts its own ClickHouse and Apache Kafka broker on free
 # ports under a temp dir, builds the release binary, runs
 # `authpulse bench` (arguments are passed through), writes
 # docs/benchmarks.md and stops the servers by PID.
@@ -22,7 +22,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/authpulse-bench.XXXXXX")"
 export CH_HTTP_PORT="$(free_port)" CH_TCP_PORT="$(free_port)" BROKER_PORT="$(free_port)"
-export CH_DATA="$WORK/clickhouse" BROKER_DATA="$WORK/broker" BROKER_STORAGE=memory
+export CH_DATA="$WORK/clickhouse" BROKER_DATA="$WORK/broker"
 
 cleanup() {
   trap - EXIT INT TERM
@@ -47,7 +47,7 @@ target/release/authpulse bench \
   --workdir "$WORK/bench" \
   --clickhouse-pid "$(cat "$CH_DATA/clickhouse.pid")" \
   --broker-pid "$(cat "$BROKER_DATA/broker.pid")" \
-  --info "broker=nisshi $("$NISSHI_BIN" --version 2>/dev/null | awk '{print $NF}') (storage: memory)" \
+  --info "broker=Apache Kafka $KAFKA_VERSION (KRaft, one node)" \
   --info "rustc=$(rustc --version)" \
   --info "OS=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")" \
   --info "git commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')" \

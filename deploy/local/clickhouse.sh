@@ -25,11 +25,11 @@ start() {
   if port_open "$CH_HTTP_PORT" || port_open "$CH_TCP_PORT"; then
     die "port $CH_HTTP_PORT or $CH_TCP_PORT is taken by another process"
   fi
-  python3 -c "import chdb, sys; sys.exit(chdb.__version__ != '$CHDB_VERSION')" 2>/dev/null \
+  "$AUTHPULSE_PYTHON" -c "import chdb, sys; sys.exit(chdb.__version__ != '$CHDB_VERSION')" 2>/dev/null \
     || die "chdb-core==$CHDB_VERSION is not installed: run deploy/local/install.sh"
   # Own session: a Ctrl-C meant for `up` must not reach the server before
   # the consumer has stored and committed (cleanup stops it by PID).
-  setsid nohup python3 "$AUTHPULSE_REPO/deploy/local/clickhouse_server.py" "$CH_DATA" "$CH_HTTP_PORT" "$CH_TCP_PORT" \
+  setsid nohup "$AUTHPULSE_PYTHON" "$AUTHPULSE_REPO/deploy/local/clickhouse_server.py" "$CH_DATA" "$CH_HTTP_PORT" "$CH_TCP_PORT" \
     >>"$CH_DATA/server.log" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   if ! wait_for 90 "clickhouse on :$CH_HTTP_PORT" ping_http; then

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs, pinned, and skips what is already there:
 #   - Debian packages the bundled librdkafka build wants (cmake, curl/ssl/sasl headers)
-#   - chdb-core==26.9.0 (a full ClickHouse 26.9 server engine in a wheel)
-#   - the nisshi 0.8.1 Kafka-protocol broker, built once into $AUTHPULSE_CACHE
+#   - chdb-core==26.9.0 (a full ClickHouse 26.9 server engine in a wheel), in a
+#     virtual environment under $AUTHPULSE_CACHE (pip and venv installed if missing)
+#   - Apache Kafka 4.4.0 (KRaft) from Maven Central: the jars of
+#     deploy/local/kafka/pom.xml copied into $AUTHPULSE_CACHE/kafka-<version>/libs
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -14,6 +16,11 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 [ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
 [ -e /usr/include/sasl/sasl.h ] || need_apt+=(libsasl2-dev)
 [ -e /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+[ -e /usr/include/zstd.h ] || need_apt+=(libzstd-dev)
+command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need_apt+=(maven)
+# A venv with pip: Debian's python3 needs python3-venv for ensurepip.
+python3 -c "import ensurepip, venv" 2>/dev/null || need_apt+=(python3-venv)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -21,19 +28,19 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if ! python3 -c "import chdb, sys; sys.exit(chdb.__version__ != '$CHDB_VERSION')" 2>/dev/null; then
-  log "installing chdb-core==$CHDB_VERSION"
-  python3 -m pip install -q --disable-pip-version-check "chdb-core==$CHDB_VERSION"
+if ! "$AUTHPULSE_PYTHON" -c "import chdb, sys; sys.exit(chdb.__version__ != '$CHDB_VERSION')" 2>/dev/null; then
+  log "installing chdb-core==$CHDB_VERSION into $AUTHPULSE_VENV"
+  mkdir -p "$AUTHPULSE_CACHE"
+  [ -x "$AUTHPULSE_PYTHON" ] || python3 -m venv "$AUTHPULSE_VENV" || die "python3 -m venv $AUTHPULSE_VENV failed"
+  "$AUTHPULSE_PYTHON" -m pip --version >/dev/null 2>&1 || "$AUTHPULSE_PYTHON" -m ensurepip -q
+  "$AUTHPULSE_PYTHON" -m pip install -q --disable-pip-version-check "chdb-core==$CHDB_VERSION"
 fi
 
-if ! "$NISSHI_BIN" --version 2>/dev/null | grep -q "$NISSHI_VERSION"; then
-  log "building nisshi $NISSHI_VERSION into $NISSHI_ROOT (once; ~15 min on 2 cores)"
-  mkdir -p "$AUTHPULSE_CACHE"
-  # Built outside the repo's workspace so its lockfile and target stay apart.
-  (cd "$AUTHPULSE_CACHE" && CARGO_TARGET_DIR="$AUTHPULSE_CACHE/nisshi-target" cargo install nisshi \
-    --version "$NISSHI_VERSION" --no-default-features --features dynostore,libsql \
-    --ignore-rust-version --root "$NISSHI_ROOT" 2>&1 | tail -n 3)
-  "$NISSHI_BIN" --version >/dev/null || die "nisshi build failed"
-  rm -rf "$AUTHPULSE_CACHE/nisshi-target"
+if [ ! -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]; then
+  log "fetching Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
+  rm -rf "$KAFKA_LIBS.tmp"
+  mvn -q -B -f "$AUTHPULSE_REPO/deploy/local/kafka/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS.tmp" >&2 || die "maven could not fetch Apache Kafka $KAFKA_VERSION"
+  rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
 fi
-log "dependencies ready: cmake $(cmake --version | head -1 | awk '{print $3}'), chdb-core $CHDB_VERSION, nisshi $NISSHI_VERSION"
+log "dependencies ready: cmake $(cmake --version | head -1 | awk '{print $3}'), chdb-core $CHDB_VERSION, Apache Kafka $KAFKA_VERSION"

@@ -3,10 +3,13 @@
 
 AUTHPULSE_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 AUTHPULSE_CACHE="${AUTHPULSE_CACHE:-$HOME/.cache/authpulse}"
-NISSHI_VERSION="0.8.1"
-NISSHI_ROOT="$AUTHPULSE_CACHE/nisshi-$NISSHI_VERSION"
-NISSHI_BIN="$NISSHI_ROOT/bin/nisshi"
+KAFKA_VERSION="4.4.0" # keep in step with deploy/local/kafka/pom.xml
+KAFKA_LIBS="$AUTHPULSE_CACHE/kafka-$KAFKA_VERSION/libs"
 CHDB_VERSION="26.9.0"
+# The chdb-core wheel lives in its own virtual environment: Debian's system
+# Python refuses `pip install` outside one (PEP 668).
+AUTHPULSE_VENV="${AUTHPULSE_VENV:-$AUTHPULSE_CACHE/venv}"
+AUTHPULSE_PYTHON="$AUTHPULSE_VENV/bin/python"
 
 log() { printf '[authpulse] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

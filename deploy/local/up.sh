@@ -25,8 +25,8 @@ trap cleanup EXIT INT TERM
 
 bash deploy/local/clickhouse.sh start
 bash deploy/local/broker.sh start
-"$NISSHI_BIN" topic create auth-events --partitions 4 --broker "tcp://127.0.0.1:$BROKER_PORT" >/dev/null 2>&1 || true
-"$NISSHI_BIN" topic create auth-events-dlq --partitions 1 --broker "tcp://127.0.0.1:$BROKER_PORT" >/dev/null 2>&1 || true
+bash deploy/local/broker.sh topic auth-events 4
+bash deploy/local/broker.sh topic auth-events-dlq 1
 
 target/release/authpulse up \
   --clickhouse-url "http://127.0.0.1:$CH_HTTP_PORT" \

@@ -64,13 +64,7 @@ impl Stack {
             .env("CH_TCP_PORT", self.ch_tcp.to_string())
             .env("CH_DATA", self.dir.join("clickhouse"))
             .env("BROKER_PORT", self.broker.to_string())
-            .env("BROKER_DATA", self.dir.join("broker"))
-            // No test restarts the broker: memory storage keeps produce fast
-            // (sqlite storage syncs every write and is IO-bound here).
-            .env(
-                "BROKER_STORAGE",
-                std::env::var("TEST_BROKER_STORAGE").unwrap_or_else(|_| "memory".into()),
-            );
+            .env("BROKER_DATA", self.dir.join("broker"));
         c
     }
 
