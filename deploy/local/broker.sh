@@ -12,6 +12,8 @@
 #   BROKER_REBALANCE_DELAY_MS (0)   group.initial.rebalance.delay.ms
 #   BROKER_EXTRA_PROPERTIES         a file of server properties appended at format time
 #                                   (listeners with SASL/TLS, for instance)
+#   BROKER_FORMAT_ARGS              extra arguments to kafka-storage format
+#                                   (e.g. --add-scram 'SCRAM-SHA-512=[name=u,password=p]')
 # The log is durable across a broker SIGKILL (page cache); a restart on the
 # same BROKER_DATA keeps topics, offsets and committed group offsets.
 set -euo pipefail
@@ -83,7 +85,8 @@ start() {
     write_properties
     local cluster_id
     cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
-    kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" >>"$BROKER_DATA/broker.log" 2>&1 \
+    # shellcheck disable=SC2086 # BROKER_FORMAT_ARGS is a list of arguments
+    kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" ${BROKER_FORMAT_ARGS:-} >>"$BROKER_DATA/broker.log" 2>&1 \
       || { tail -n 20 "$BROKER_DATA/broker.log" >&2; die "formatting KRaft storage in $BROKER_DATA/logs failed"; }
   fi
   grep -q "PLAINTEXT://127.0.0.1:$BROKER_PORT" "$PROPS" \
