@@ -1,6 +1,7 @@
 //! `authpulse`: one binary, one subcommand per role.
 
 mod bench;
+mod config_file;
 mod demo;
 mod loadgen_cmd;
 
@@ -8,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -17,8 +18,28 @@ use clap::{Args, Parser, Subcommand};
     about = "Identity and authentication analytics: Kafka → ClickHouse → report APIs"
 )]
 struct Cli {
+    /// Configuration file (TOML; keys are the AUTHPULSE_* names, lower-case,
+    /// without the prefix). Precedence: flags > environment > file > defaults.
+    #[arg(long, global = true, env = "AUTHPULSE_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Log format on stderr (`RUST_LOG` sets the levels).
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHPULSE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    /// One JSON object per line (tracing-subscriber json).
+    Json,
 }
 
 #[derive(Args, Clone)]
@@ -71,6 +92,12 @@ struct ApiArgs {
     /// Seconds a Janssen stat answer is cached.
     #[arg(long, env = "AUTHPULSE_STAT_CACHE_SECS", default_value_t = 3600)]
     stat_cache_secs: u64,
+    /// Seconds before an unanswered request gets 503.
+    #[arg(long, env = "AUTHPULSE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Largest request body accepted, in bytes (413 above).
+    #[arg(long, env = "AUTHPULSE_BODY_LIMIT_BYTES", default_value_t = 1 << 20)]
+    body_limit_bytes: usize,
 }
 
 #[derive(Args, Clone)]
@@ -90,7 +117,7 @@ struct IngestArgs {
     /// Flush a partition's batch when it is this old (milliseconds).
     #[arg(long, env = "AUTHPULSE_BATCH_WAIT_MS", default_value_t = 500)]
     batch_wait_ms: u64,
-    /// Serve Prometheus metrics here.
+    /// Serve Prometheus metrics, /healthz and /readyz here.
     #[arg(long, env = "AUTHPULSE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
 }
@@ -185,6 +212,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ConfigAction {
+    /// Print the configuration-file / environment reference (markdown), as
+    /// in docs/operations.md.
+    Reference,
     /// Set a key: `authpulse config set --key audit_retention_days --value 365`.
     Set {
         #[command(flatten)]
@@ -208,6 +238,7 @@ enum ConfigAction {
 
 async fn config(action: ConfigAction) -> anyhow::Result<()> {
     match action {
+        ConfigAction::Reference => print!("{}", config_file::reference(&Cli::command())),
         ConfigAction::Set { store, key, value } => {
             let value = store_for(&store).config_set(&key, &value).await?;
             println!("{key} = {value}");
@@ -258,6 +289,11 @@ fn api_config(a: &ApiArgs) -> anyhow::Result<authpulse_api::Config> {
     config.report_tz = authpulse_rollup::parse_tz(&a.report_tz)?;
     config.stat_scope = a.stat_scope.clone();
     config.stat_cache_ttl = Duration::from_secs(a.stat_cache_secs);
+    config.request_timeout = Duration::from_secs(a.request_timeout_secs);
+    config.body_limit = a.body_limit_bytes;
+    config.metrics = Some(authpulse_api::MetricsRender(std::sync::Arc::new(
+        authpulse_ingest::metrics::prometheus(),
+    )));
     Ok(config)
 }
 
@@ -290,16 +326,36 @@ async fn shutdown_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+fn main() -> anyhow::Result<()> {
+    // The file's settings become environment variables before anything
+    // else runs (no other thread yet), then clap reads flags and env.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = config_file::path_from(&args) {
+        config_file::apply(&config_file::read(&Cli::command(), &path)?);
+    }
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,rdkafka=warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
+    tokio::runtime::Runtime::new()?.block_on(run(cli.command))
+}
+
+/// What `/readyz` of ingest checks: the same ClickHouse and brokers.
+fn ingest_readiness(store: &Store, kafka: &Kafka) {
+    let mut client = rdkafka::ClientConfig::new();
+    client.set("bootstrap.servers", &kafka.brokers);
+    authpulse_ingest::metrics::set_readiness(&store.clickhouse_url, &store.database, client);
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Migrate {
             store,
             timezones,
@@ -346,6 +402,7 @@ async fn main() -> anyhow::Result<()> {
             kafka,
             ingest,
         } => {
+            ingest_readiness(&store, &kafka);
             authpulse_ingest::run(ingest_config(&store, &kafka, &ingest), shutdown_signal())
                 .await?;
             tracing::info!("ingest stopped cleanly");
@@ -406,6 +463,7 @@ async fn up(
     )
     .await?;
     tracing::info!(applied = report.applied.len(), "migrations done");
+    ingest_readiness(&store, &kafka);
     let (tx, rx) = tokio::sync::watch::channel(false);
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -575,4 +633,120 @@ async fn sketch(action: SketchAction) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REF_START: &str = "<!-- config-reference:start (generated from the CLI: AUTHPULSE_UPDATE_DOCS=1 cargo test --bin authpulse config_reference) -->\n";
+    const REF_END: &str = "<!-- config-reference:end -->";
+
+    /// docs/operations.md carries the reference generated from the clap
+    /// definitions; `AUTHPULSE_UPDATE_DOCS=1` rewrites it.
+    #[test]
+    fn config_reference_matches_the_cli() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let (head, rest) = doc.split_once(REF_START).expect("reference start marker");
+        let (current, tail) = rest.split_once(REF_END).expect("reference end marker");
+        let generated = config_file::reference(&Cli::command());
+        if std::env::var_os("AUTHPULSE_UPDATE_DOCS").is_some() {
+            std::fs::write(
+                &path,
+                format!("{head}{REF_START}{generated}{REF_END}{tail}"),
+            )
+            .unwrap();
+            return;
+        }
+        assert_eq!(
+            current, generated,
+            "docs/operations.md is stale: AUTHPULSE_UPDATE_DOCS=1 cargo test --bin authpulse config_reference"
+        );
+    }
+
+    #[test]
+    fn config_file_keys_are_the_env_names() {
+        let cmd = Cli::command();
+        let got = config_file::parse(
+            &cmd,
+            "batch_rows = 5000\ntopics = [\"a\", \"b\"]\nlog_format = \"json\"\napi_listen = \"0.0.0.0:8080\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                ("AUTHPULSE_API_LISTEN", "0.0.0.0:8080"),
+                ("AUTHPULSE_BATCH_ROWS", "5000"),
+                ("AUTHPULSE_LOG_FORMAT", "json"),
+                ("AUTHPULSE_TOPICS", "a,b"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        for (bad, named) in [
+            ("batch_rowz = 1", "batch_rowz"),
+            ("BATCH_ROWS = 1", "BATCH_ROWS"),
+            ("config = \"x.toml\"", "config"),
+            ("[ingest]\nbatch_rows = 1", "ingest"),
+        ] {
+            let e = format!("{:#}", config_file::parse(&cmd, bad).unwrap_err());
+            assert!(e.contains(named), "{bad:?} -> {e}");
+        }
+        assert!(config_file::parse(&cmd, "batch_rows = [[1]]").is_err());
+        // Every env-named setting has a key, and the keys are unique.
+        let settings = config_file::settings(&cmd);
+        for key in [
+            "clickhouse_url",
+            "brokers",
+            "group",
+            "api_keys",
+            "metrics_listen",
+            "report_tz",
+            "raw_retention_days",
+        ] {
+            assert!(settings.values().any(|s| s.key() == key), "{key}");
+        }
+    }
+
+    /// flags > environment > file > defaults. The only test in this binary
+    /// touching these two variables (process-wide environment).
+    #[test]
+    fn config_file_precedence() {
+        let cmd = Cli::command();
+        let file = config_file::parse(
+            &cmd,
+            "stat_scope = \"from-file\"\nstat_cache_secs = 7\nrequest_timeout_secs = 9\n",
+        )
+        .unwrap();
+        std::env::set_var("AUTHPULSE_STAT_CACHE_SECS", "8");
+        config_file::apply(&file);
+        let api = |extra: &[&str]| {
+            let mut args = vec!["authpulse", "api", "--api-key", "k"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).unwrap().command {
+                Command::Api { api, .. } => api,
+                _ => unreachable!(),
+            }
+        };
+        let a = api(&[]);
+        assert_eq!(
+            (
+                a.stat_scope.as_str(),
+                a.stat_cache_secs,
+                a.request_timeout_secs
+            ),
+            ("from-file", 8, 9)
+        );
+        let a = api(&["--stat-scope", "from-flag", "--stat-cache-secs", "6"]);
+        assert_eq!((a.stat_scope.as_str(), a.stat_cache_secs), ("from-flag", 6));
+        // Defaults stay for what nobody set.
+        assert_eq!(a.body_limit_bytes, 1 << 20);
+        for k in [
+            "AUTHPULSE_STAT_SCOPE",
+            "AUTHPULSE_STAT_CACHE_SECS",
+            "AUTHPULSE_REQUEST_TIMEOUT_SECS",
+        ] {
+            std::env::remove_var(k);
+        }
+    }
 }

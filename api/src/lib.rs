@@ -5,6 +5,7 @@ pub mod auth;
 mod error;
 mod fusionauth;
 mod janssen;
+mod ops;
 mod orgs;
 mod porta;
 
@@ -19,6 +20,7 @@ use chrono_tz::Tz;
 
 pub use auth::Authenticator;
 pub use error::ApiError;
+pub use ops::MetricsRender;
 
 /// API settings.
 #[derive(Debug, Clone)]
@@ -31,6 +33,12 @@ pub struct Config {
     pub stat_scope: String,
     /// How long a Janssen stat answer is cached per month set.
     pub stat_cache_ttl: Duration,
+    /// A request still unanswered after this gets 503 (docs/operations.md).
+    pub request_timeout: Duration,
+    /// Largest request body accepted (413 above).
+    pub body_limit: usize,
+    /// Serves `/metrics` when set.
+    pub metrics: Option<MetricsRender>,
 }
 
 impl Config {
@@ -41,6 +49,9 @@ impl Config {
             report_tz: Tz::UTC,
             stat_scope: "jans_stat".into(),
             stat_cache_ttl: Duration::from_secs(3600),
+            request_timeout: Duration::from_secs(30),
+            body_limit: 1 << 20,
+            metrics: None,
         }
     }
 }
@@ -61,19 +72,22 @@ impl FromRef<AppState> for Arc<Authenticator> {
 
 /// The full router of the service.
 pub fn router(config: Config, store: Store) -> Router {
+    let ops_config = config.clone();
     let state = AppState {
         stat_cache: Arc::new(janssen::Cache::new(config.stat_cache_ttl)),
         slugs: Arc::default(),
         config: Arc::new(config),
         store,
     };
-    Router::new()
+    let router = Router::new()
         .route("/openapi.json", axum::routing::get(openapi))
         .merge(fusionauth::routes())
         .merge(janssen::routes())
         .merge(orgs::routes())
         .merge(porta::routes())
-        .with_state(state)
+        .merge(ops::routes())
+        .with_state(state);
+    ops::layers(router, &ops_config)
 }
 
 /// The OpenAPI 3.1 document of every endpoint (api/openapi.json).
@@ -110,6 +124,7 @@ mod tests {
             include_str!("fusionauth/mod.rs"),
             include_str!("janssen.rs"),
             include_str!("orgs.rs"),
+            include_str!("ops.rs"),
             include_str!("porta/mod.rs"),
             include_str!("lib.rs").split("#[cfg(test)]").next().unwrap(),
         ]

@@ -6,7 +6,7 @@
 mod config;
 mod consumer;
 mod error;
-mod metrics;
+pub mod metrics;
 mod rows;
 mod sink;
 

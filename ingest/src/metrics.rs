@@ -1,13 +1,138 @@
-//! Prometheus metrics of the consumer, served at `/metrics`.
+//! Prometheus metrics of the consumer, served at `/metrics` with `/healthz`
+//! and `/readyz` on the same listener.
+//!
+//! Counters and histograms go through the `metrics` facade into one
+//! process-wide `metrics-exporter-prometheus` recorder ([`prometheus`]), so
+//! the API's metrics share it when both run in one process. Per-partition
+//! offsets are the exception: they are computed at scrape time from the
+//! partitions this member owns right now, and a revoked partition's series
+//! must disappear, which a facade gauge cannot do.
+//! Names and labels: docs/operations.md (metrics reference).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Buckets (seconds) of every `*_seconds` histogram: store groups take from
+/// milliseconds to minutes (ClickHouse outage, retried); API requests
+/// milliseconds to the request timeout.
+pub const SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+/// Buckets of `authpulse_ingest_batch_rows` (default batch limit 100 000).
+pub const ROW_BUCKETS: &[f64] = &[
+    1.0,
+    10.0,
+    100.0,
+    1_000.0,
+    5_000.0,
+    10_000.0,
+    25_000.0,
+    50_000.0,
+    100_000.0,
+    250_000.0,
+    1_000_000.0,
+];
+
+struct Prometheus {
+    handle: PrometheusHandle,
+    process: metrics_process::Collector,
+}
+
+static PROMETHEUS: OnceLock<Prometheus> = OnceLock::new();
+
+fn global() -> &'static Prometheus {
+    PROMETHEUS.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("authpulse_ingest_batch_rows".into()),
+                    ROW_BUCKETS,
+                )
+            })
+            .expect("bucket lists are non-empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!(
+                "another metrics recorder is installed; /metrics shows only what reaches this one"
+            );
+        }
+        let process = metrics_process::Collector::default();
+        process.describe();
+        describe();
+        gauge!("authpulse_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        Prometheus { handle, process }
+    })
+}
+
+/// Installs the process-wide Prometheus recorder (once) and returns a
+/// function rendering everything recorded, process metrics included.
+pub fn prometheus() -> impl Fn() -> String + Send + Sync + Clone + 'static {
+    global();
+    || {
+        let p = global();
+        p.process.collect();
+        p.handle.run_upkeep();
+        p.handle.render()
+    }
+}
+
+fn describe() {
+    describe_gauge!(
+        "authpulse_build_info",
+        "Always 1; the version label is the running build."
+    );
+    describe_counter!(
+        "authpulse_ingest_events_consumed_total",
+        "Messages consumed, by event type (or 'invalid')."
+    );
+    describe_counter!(
+        "authpulse_ingest_events_inserted_total",
+        "Events stored in ClickHouse, by event type."
+    );
+    describe_counter!(
+        "authpulse_ingest_dead_letters_total",
+        "Messages sent to the dead-letter path, by reason."
+    );
+    describe_counter!("authpulse_ingest_batches_total", "Batches stored.");
+    describe_counter!(
+        "authpulse_ingest_insert_failures_total",
+        "Failed store attempts (retried)."
+    );
+    describe_counter!(
+        "authpulse_ingest_duplicates_total",
+        "Messages dropped as re-sends of an event id already stored."
+    );
+    describe_counter!(
+        "authpulse_ingest_partitions_assigned_total",
+        "Partitions this member started owning (group rebalances)."
+    );
+    describe_counter!(
+        "authpulse_ingest_partitions_revoked_total",
+        "Partitions taken from this member (group rebalances)."
+    );
+    describe_gauge!(
+        "authpulse_ingest_partitions_owned",
+        "Partitions this member owns now."
+    );
+    describe_gauge!(
+        "authpulse_ingest_lag",
+        "Messages not yet committed, summed over the partitions this member owns."
+    );
+    describe_histogram!("authpulse_ingest_batch_rows", "Rows per stored batch.");
+    describe_histogram!(
+        "authpulse_ingest_store_seconds",
+        metrics::Unit::Seconds,
+        "Time to store one store group (the batches due together, every table) in ClickHouse."
+    );
+}
 
 #[derive(Default, Clone, Copy)]
 struct Offsets {
@@ -19,117 +144,89 @@ struct Offsets {
     high: Option<i64>,
 }
 
-#[derive(Default)]
-struct Counters {
-    consumed: BTreeMap<&'static str, u64>,
-    inserted: BTreeMap<&'static str, u64>,
-    dead_lettered: BTreeMap<&'static str, u64>,
-    /// (topic, partition) → offsets
-    partitions: BTreeMap<(String, i32), Offsets>,
+impl Offsets {
+    /// Lag = max(high watermark, last offset seen + 1) − committed offset.
+    fn lag(&self) -> i64 {
+        (self.high.unwrap_or(0).max(self.seen) - self.committed.unwrap_or(0)).max(0)
+    }
 }
 
 pub struct Metrics {
-    counters: Mutex<Counters>,
-    batch_rows: Mutex<Histogram<u64>>,
-    insert_micros: Mutex<Histogram<u64>>,
-    batches: AtomicU64,
-    insert_failures: AtomicU64,
-    duplicates: AtomicU64,
+    /// (topic, partition) → offsets, for the partitions owned now.
+    partitions: Mutex<BTreeMap<(String, i32), Offsets>>,
+    render: Box<dyn Fn() -> String + Send + Sync>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            counters: Mutex::default(),
-            batch_rows: Mutex::new(
-                Histogram::new_with_bounds(1, 10_000_000, 2).expect("valid bounds"),
-            ),
-            insert_micros: Mutex::new(
-                Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds"),
-            ),
-            batches: AtomicU64::new(0),
-            insert_failures: AtomicU64::new(0),
-            duplicates: AtomicU64::new(0),
+            partitions: Mutex::default(),
+            render: Box::new(prometheus()),
         }
     }
 }
 
 impl Metrics {
     pub fn consumed(&self, kind: &'static str) {
-        *self
-            .counters
-            .lock()
-            .unwrap()
-            .consumed
-            .entry(kind)
-            .or_default() += 1;
+        counter!("authpulse_ingest_events_consumed_total", "type" => kind).increment(1);
     }
 
     pub fn inserted(&self, kind: &'static str, n: u64) {
-        *self
-            .counters
-            .lock()
-            .unwrap()
-            .inserted
-            .entry(kind)
-            .or_default() += n;
+        counter!("authpulse_ingest_events_inserted_total", "type" => kind).increment(n);
     }
 
     pub fn dead_lettered(&self, reason: &'static str) {
-        *self
-            .counters
-            .lock()
-            .unwrap()
-            .dead_lettered
-            .entry(reason)
-            .or_default() += 1;
+        counter!("authpulse_ingest_dead_letters_total", "reason" => reason).increment(1);
     }
 
     pub fn batch(&self, rows: usize) {
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        let _ = self.batch_rows.lock().unwrap().record(rows.max(1) as u64);
+        counter!("authpulse_ingest_batches_total").increment(1);
+        histogram!("authpulse_ingest_batch_rows").record(rows as f64);
     }
 
     pub fn record_insert(&self, took: Duration) {
-        let _ = self
-            .insert_micros
-            .lock()
-            .unwrap()
-            .record(took.as_micros().max(1) as u64);
+        histogram!("authpulse_ingest_store_seconds").record(took.as_secs_f64());
     }
 
     pub fn duplicate(&self) {
-        self.duplicates.fetch_add(1, Ordering::Relaxed);
+        counter!("authpulse_ingest_duplicates_total").increment(1);
     }
 
     pub fn insert_failed(&self) {
-        self.insert_failures.fetch_add(1, Ordering::Relaxed);
+        counter!("authpulse_ingest_insert_failures_total").increment(1);
+    }
+
+    /// The partition's entry, counting an assignment when it is new (a
+    /// delivered message or a committed offset is the first sign of it).
+    fn entry<'a>(
+        map: &'a mut BTreeMap<(String, i32), Offsets>,
+        topic: &str,
+        partition: i32,
+    ) -> &'a mut Offsets {
+        let key = (topic.to_string(), partition);
+        if !map.contains_key(&key) {
+            counter!("authpulse_ingest_partitions_assigned_total").increment(1);
+        }
+        map.entry(key).or_default()
     }
 
     pub fn seen(&self, topic: &str, partition: i32, offset: i64) {
-        let mut c = self.counters.lock().unwrap();
-        let o = c
-            .partitions
-            .entry((topic.to_string(), partition))
-            .or_default();
+        let mut c = self.partitions.lock().unwrap();
+        let o = Self::entry(&mut c, topic, partition);
         o.seen = o.seen.max(offset + 1);
         // The first offset delivered after an assignment is the resume point.
         o.committed.get_or_insert(offset);
     }
 
     pub fn committed(&self, topic: &str, partition: i32, next: i64) {
-        let mut c = self.counters.lock().unwrap();
-        c.partitions
-            .entry((topic.to_string(), partition))
-            .or_default()
-            .committed = Some(next);
+        let mut c = self.partitions.lock().unwrap();
+        Self::entry(&mut c, topic, partition).committed = Some(next);
     }
 
     /// Whether a committed offset is known for the partition.
     pub fn knows_committed(&self, topic: &str, partition: i32) -> bool {
-        let c = self.counters.lock().unwrap();
-        c.partitions
-            .get(&(topic.to_string(), partition))
+        let c = self.partitions.lock().unwrap();
+        c.get(&(topic.to_string(), partition))
             .is_some_and(|o| o.committed.is_some())
     }
 
@@ -137,134 +234,163 @@ impl Metrics {
     /// this member owns but has received nothing from (already caught up
     /// when assigned); a delivered message or a commit takes precedence.
     pub fn committed_if_unknown(&self, topic: &str, partition: i32, next: i64) {
-        let mut c = self.counters.lock().unwrap();
-        c.partitions
-            .entry((topic.to_string(), partition))
-            .or_default()
+        let mut c = self.partitions.lock().unwrap();
+        Self::entry(&mut c, topic, partition)
             .committed
             .get_or_insert(next);
     }
 
     pub fn high_watermark(&self, topic: &str, partition: i32, high: i64) {
-        let mut c = self.counters.lock().unwrap();
-        c.partitions
-            .entry((topic.to_string(), partition))
-            .or_default()
-            .high = Some(high);
+        let mut c = self.partitions.lock().unwrap();
+        Self::entry(&mut c, topic, partition).high = Some(high);
     }
 
     pub fn forget_partition(&self, topic: &str, partition: i32) {
-        self.counters
+        if self
+            .partitions
             .lock()
             .unwrap()
-            .partitions
-            .remove(&(topic.to_string(), partition));
+            .remove(&(topic.to_string(), partition))
+            .is_some()
+        {
+            counter!("authpulse_ingest_partitions_revoked_total").increment(1);
+        }
     }
 
-    /// Prometheus text exposition.
+    /// Prometheus text exposition: the recorder's metrics, then the owned
+    /// partitions' offsets.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let c = self.counters.lock().unwrap();
-        let family = |out: &mut String,
-                      name: &str,
-                      help: &str,
-                      label: &str,
-                      m: &BTreeMap<&'static str, u64>| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (k, v) in m {
-                let _ = writeln!(out, "{name}{{{label}=\"{k}\"}} {v}");
-            }
-        };
+        let c = self.partitions.lock().unwrap().clone();
+        gauge!("authpulse_ingest_partitions_owned").set(c.len() as f64);
+        gauge!("authpulse_ingest_lag").set(c.values().map(Offsets::lag).sum::<i64>() as f64);
+        let mut out = (self.render)();
+        let family =
+            |out: &mut String, name: &str, help: &str, value: &dyn Fn(&Offsets) -> Option<i64>| {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+                for ((topic, p), o) in &c {
+                    if let Some(v) = value(o) {
+                        let _ = writeln!(out, "{name}{{topic=\"{topic}\",partition=\"{p}\"}} {v}");
+                    }
+                }
+            };
         family(
             &mut out,
-            "authpulse_ingest_events_consumed_total",
-            "Messages consumed, by event type (or 'invalid').",
-            "type",
-            &c.consumed,
-        );
-        family(
-            &mut out,
-            "authpulse_ingest_events_inserted_total",
-            "Events stored in ClickHouse, by event type.",
-            "type",
-            &c.inserted,
+            "authpulse_ingest_partition_lag",
+            "Messages not yet committed: max(high watermark, last offset seen + 1) minus the committed offset.",
+            &|o| Some(o.lag()),
         );
         family(
             &mut out,
-            "authpulse_ingest_dead_letters_total",
-            "Messages sent to the dead-letter path, by reason.",
-            "reason",
-            &c.dead_lettered,
+            "authpulse_ingest_partition_high_watermark",
+            "High watermark as the broker reports it.",
+            &|o| o.high,
         );
-        let _ = writeln!(out, "# HELP authpulse_ingest_partition_lag Messages not yet committed: max(high watermark, last offset seen + 1) minus the committed offset.\n# TYPE authpulse_ingest_partition_lag gauge");
-        for ((topic, p), o) in &c.partitions {
-            let end = o.high.unwrap_or(0).max(o.seen);
-            let lag = (end - o.committed.unwrap_or(0)).max(0);
-            let _ = writeln!(
-                out,
-                "authpulse_ingest_partition_lag{{topic=\"{topic}\",partition=\"{p}\"}} {lag}"
-            );
-        }
-        let _ = writeln!(out, "# HELP authpulse_ingest_partition_high_watermark High watermark as the broker reports it.\n# TYPE authpulse_ingest_partition_high_watermark gauge");
-        for ((topic, p), o) in &c.partitions {
-            if let Some(h) = o.high {
-                let _ = writeln!(out, "authpulse_ingest_partition_high_watermark{{topic=\"{topic}\",partition=\"{p}\"}} {h}");
-            }
-        }
-        let _ = writeln!(out, "# HELP authpulse_ingest_partition_committed_offset Next offset after the last committed batch.\n# TYPE authpulse_ingest_partition_committed_offset gauge");
-        for ((topic, p), o) in &c.partitions {
-            if let Some(h) = o.committed {
-                let _ = writeln!(out, "authpulse_ingest_partition_committed_offset{{topic=\"{topic}\",partition=\"{p}\"}} {h}");
-            }
-        }
-        drop(c);
-        let _ = writeln!(out, "# HELP authpulse_ingest_batches_total Batches stored.\n# TYPE authpulse_ingest_batches_total counter\nauthpulse_ingest_batches_total {}", self.batches.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP authpulse_ingest_insert_failures_total Failed store attempts (retried).\n# TYPE authpulse_ingest_insert_failures_total counter\nauthpulse_ingest_insert_failures_total {}", self.insert_failures.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP authpulse_ingest_duplicates_total Messages dropped as re-sends of an event id already stored.\n# TYPE authpulse_ingest_duplicates_total counter\nauthpulse_ingest_duplicates_total {}", self.duplicates.load(Ordering::Relaxed));
-        summary(
+        family(
             &mut out,
-            "authpulse_ingest_batch_rows",
-            "Rows per stored batch.",
-            &self.batch_rows.lock().unwrap(),
-            1.0,
-        );
-        summary(
-            &mut out,
-            "authpulse_ingest_insert_seconds",
-            "Time to store one store group (the batches due together, every table) in ClickHouse.",
-            &self.insert_micros.lock().unwrap(),
-            1e-6,
+            "authpulse_ingest_partition_committed_offset",
+            "Next offset after the last committed batch.",
+            &|o| o.committed,
         );
         out
     }
 }
 
-fn summary(out: &mut String, name: &str, help: &str, h: &Histogram<u64>, scale: f64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
-    for q in [0.5, 0.9, 0.99, 0.999] {
-        let _ = writeln!(
-            out,
-            "{name}{{quantile=\"{q}\"}} {}",
-            h.value_at_quantile(q) as f64 * scale
-        );
-    }
-    let sum: f64 = h
-        .iter_recorded()
-        .map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64)
-        .sum();
-    let _ = writeln!(out, "{name}_sum {}\n{name}_count {}", sum * scale, h.len());
+/// What `/readyz` checks: ClickHouse answers `SELECT 1` and the broker
+/// answers a metadata request.
+pub struct Readiness {
+    clickhouse: clickhouse::Client,
+    kafka: rdkafka::ClientConfig,
+    probe: Mutex<Option<Arc<rdkafka::consumer::BaseConsumer>>>,
 }
 
-/// Serves `/metrics` until the process ends.
+static READINESS: OnceLock<Readiness> = OnceLock::new();
+
+/// Sets what the ingest `/readyz` checks (the binary calls this before
+/// `run`). `kafka` is the client configuration the consumer connects
+/// with (brokers and security settings).
+pub fn set_readiness(clickhouse_url: &str, database: &str, kafka: rdkafka::ClientConfig) {
+    let _ = READINESS.set(Readiness {
+        clickhouse: clickhouse::Client::default()
+            .with_url(clickhouse_url)
+            .with_database(database),
+        kafka,
+        probe: Mutex::new(None),
+    });
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Readiness {
+    async fn check(&self) -> Result<(), String> {
+        let ch = async {
+            match tokio::time::timeout(
+                PROBE_TIMEOUT,
+                self.clickhouse.query("SELECT 1").fetch_one::<u8>(),
+            )
+            .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("clickhouse: {e}")),
+                Err(_) => Err("clickhouse: no answer in 3 s".to_string()),
+            }
+        };
+        let probe = {
+            let mut p = self.probe.lock().unwrap();
+            match &*p {
+                Some(c) => Ok(c.clone()),
+                None => match self.kafka.create::<rdkafka::consumer::BaseConsumer>() {
+                    Ok(c) => Ok(p.insert(Arc::new(c)).clone()),
+                    Err(e) => Err(format!("kafka: {e}")),
+                },
+            }
+        };
+        let kafka = async {
+            let c = probe?;
+            // A metadata request blocks: off the runtime threads.
+            tokio::task::spawn_blocking(move || {
+                use rdkafka::consumer::Consumer as _;
+                c.fetch_metadata(None, PROBE_TIMEOUT)
+                    .map(|_| ())
+                    .map_err(|e| format!("kafka: {e}"))
+            })
+            .await
+            .map_err(|e| format!("kafka: {e}"))?
+        };
+        let (ch, kafka) = tokio::join!(ch, kafka);
+        let errors: Vec<String> = [ch, kafka].into_iter().filter_map(Result::err).collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+/// Serves `/metrics`, `/healthz` (the process answers) and `/readyz`
+/// (ClickHouse and the broker answer) until the process ends.
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
-    use axum::{routing::get, Router};
-    let app = Router::new().route(
-        "/metrics",
-        get(move || {
-            let m = metrics.clone();
-            async move { m.render() }
-        }),
-    );
+    use axum::{http::StatusCode, routing::get, Router};
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move { m.render() }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(|| async {
+                match READINESS.get() {
+                    None => (StatusCode::OK, "ok (no checks configured)\n".to_string()),
+                    Some(r) => match r.check().await {
+                        Ok(()) => (StatusCode::OK, "ok\n".to_string()),
+                        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+                    },
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await
 }

@@ -511,10 +511,10 @@ pub async fn ingest_metrics(port: u16) -> Option<String> {
             .and_then(|v| v.parse::<f64>().ok())
     };
     let batches = get("authpulse_ingest_batches_total ")?;
-    let rows = get("authpulse_ingest_batch_rows{quantile=\"0.5\"}");
-    let p50 = get("authpulse_ingest_insert_seconds{quantile=\"0.5\"}");
-    let p99 = get("authpulse_ingest_insert_seconds{quantile=\"0.99\"}");
-    let groups = get("authpulse_ingest_insert_seconds_count ").unwrap_or(batches);
+    let rows = histogram_quantile(&text, "authpulse_ingest_batch_rows", 0.5);
+    let p50 = histogram_quantile(&text, "authpulse_ingest_store_seconds", 0.5);
+    let p99 = histogram_quantile(&text, "authpulse_ingest_store_seconds", 0.99);
+    let groups = get("authpulse_ingest_store_seconds_count ").unwrap_or(batches);
     Some(format!(
         "{batches:.0} batches stored in {groups:.0} store groups, rows per batch p50 {}, \
          store time per group p50 {} s / p99 {} s (≈ {} s of stores in series)",
@@ -523,6 +523,46 @@ pub async fn ingest_metrics(port: u16) -> Option<String> {
         p99.map_or("–".into(), |v| format!("{v:.3}")),
         p50.map_or("–".into(), |v| format!("{:.1}", v * groups)),
     ))
+}
+
+/// The q-quantile of a Prometheus histogram in `text`, interpolated
+/// linearly inside its bucket as PromQL's `histogram_quantile` does.
+pub fn histogram_quantile(text: &str, name: &str, q: f64) -> Option<f64> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter_map(|rest| {
+            let (le, value) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, value.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let (mut lower, mut below) = (0.0, 0.0);
+    for (le, count) in buckets {
+        if count >= rank {
+            if le.is_infinite() {
+                return Some(lower);
+            }
+            let inside = count - below;
+            return Some(if inside > 0.0 {
+                lower + (le - lower) * (rank - below) / inside
+            } else {
+                le
+            });
+        }
+        (lower, below) = (le, count);
+    }
+    None
 }
 
 pub fn path_str(p: &Path) -> String {
