@@ -3,6 +3,7 @@
 #   - Debian packages the bundled librdkafka build wants (cmake, curl/ssl/sasl headers)
 #   - chdb-core==26.9.0 (a full ClickHouse 26.9 server engine in a wheel), in a
 #     virtual environment under $AUTHPULSE_CACHE (pip and venv installed if missing)
+#   - PyYAML, jsonschema, kubernetes-validate (deployment-file checks), same venv
 #   - Apache Kafka 4.4.0 (KRaft) from Maven Central: the jars of
 #     deploy/local/kafka/pom.xml copied into $AUTHPULSE_CACHE/kafka-<version>/libs
 set -euo pipefail
@@ -34,6 +35,13 @@ if ! "$AUTHPULSE_PYTHON" -c "import chdb, sys; sys.exit(chdb.__version__ != '$CH
   [ -x "$AUTHPULSE_PYTHON" ] || python3 -m venv "$AUTHPULSE_VENV" || die "python3 -m venv $AUTHPULSE_VENV failed"
   "$AUTHPULSE_PYTHON" -m pip --version >/dev/null 2>&1 || "$AUTHPULSE_PYTHON" -m ensurepip -q
   "$AUTHPULSE_PYTHON" -m pip install -q --disable-pip-version-check "chdb-core==$CHDB_VERSION"
+fi
+
+# The deployment-file validators (deploy/validate/validate.py), same venv.
+if ! "$AUTHPULSE_PYTHON" -c "import yaml, jsonschema, kubernetes_validate" 2>/dev/null; then
+  log "installing PyYAML, jsonschema, kubernetes-validate into $AUTHPULSE_VENV"
+  "$AUTHPULSE_PYTHON" -m pip install -q --disable-pip-version-check \
+    "PyYAML==$PYYAML_VERSION" "jsonschema==$JSONSCHEMA_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
 
 if [ ! -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]; then

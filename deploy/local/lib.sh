@@ -10,6 +10,7 @@ CHDB_VERSION="26.9.0"
 # Python refuses `pip install` outside one (PEP 668).
 AUTHPULSE_VENV="${AUTHPULSE_VENV:-$AUTHPULSE_CACHE/venv}"
 AUTHPULSE_PYTHON="$AUTHPULSE_VENV/bin/python"
+PYYAML_VERSION=6.0.4 JSONSCHEMA_VERSION=4.26.0 KUBERNETES_VALIDATE_VERSION=1.37.0
 
 log() { printf '[authpulse] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
