@@ -159,9 +159,21 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        let render = Box::new(prometheus());
+        // Unlabelled counters are exported from the start (a rate over a
+        // series that appears only at its first event misses that event).
+        for name in [
+            "authpulse_ingest_batches_total",
+            "authpulse_ingest_insert_failures_total",
+            "authpulse_ingest_duplicates_total",
+            "authpulse_ingest_partitions_assigned_total",
+            "authpulse_ingest_partitions_revoked_total",
+        ] {
+            counter!(name).increment(0);
+        }
         Metrics {
             partitions: Mutex::default(),
-            render: Box::new(prometheus()),
+            render,
         }
     }
 }
