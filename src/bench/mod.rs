@@ -568,3 +568,19 @@ pub fn histogram_quantile(text: &str, name: &str, q: f64) -> Option<f64> {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+#[cfg(test)]
+mod histogram_tests {
+    /// Interpolates inside the bucket holding the rank, as PromQL does.
+    #[test]
+    fn quantile_from_buckets() {
+        let text = "x_bucket{le=\"0.1\"} 50\nx_bucket{le=\"1\"} 90\nx_bucket{le=\"+Inf\"} 100\nx_sum 9\nx_count 100\n";
+        let q = |q| super::histogram_quantile(text, "x", q).unwrap();
+        assert!((q(0.5) - 0.1).abs() < 1e-9);
+        assert!((q(0.25) - 0.05).abs() < 1e-9);
+        assert!((q(0.7) - 0.55).abs() < 1e-9);
+        // Above the last finite bucket: its upper bound.
+        assert!((q(0.99) - 1.0).abs() < 1e-9);
+        assert_eq!(super::histogram_quantile("", "x", 0.5), None);
+    }
+}
