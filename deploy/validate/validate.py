@@ -146,6 +146,11 @@ def grafana():
                         problem(where, "ClickHouse target without rawSql")
                     if t.get("editorType") != "sql":
                         problem(where, "ClickHouse target must use the SQL editor (editorType sql)")
+                    # The plugin's QueryType (src/types/sql.ts) and sqlutil's
+                    # format (0 time series, 1 table).
+                    fmt = {"timeSeries": 0, "table": 1, "logs": 2, "traces": 3}.get(t.get("queryType"))
+                    if fmt is None or t.get("format") != fmt:
+                        problem(where, f"queryType {t.get('queryType')!r} / format {t.get('format')!r} are not a pair the plugin knows")
                     texts.append(t.get("rawSql", ""))
                 elif ds_type == "prometheus":
                     if not t.get("expr"):
