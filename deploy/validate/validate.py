@@ -308,6 +308,17 @@ def agree(services, ctoml, by, ktoml):
         for key in ("database", "topics", "dlq_topic", "group"):
             if a.get(key) != b.get(key):
                 problem("compose vs k8s", f"{key}: {a.get(key)!r} vs {b.get(key)!r}")
+    # The image: multi-stage, runs as a non-root user, exposes the same ports.
+    docker = (REPO / "deploy/docker/Dockerfile").read_text()
+    if len(re.findall(r"^FROM ", docker, re.M)) < 2:
+        problem("Dockerfile", "expected a multi-stage build")
+    users = re.findall(r"^USER (\S+)", docker, re.M)
+    if not users or users[-1].split(":")[0] in ("root", "0"):
+        problem("Dockerfile", "the runtime stage must run as a non-root USER")
+    exposed = {int(p) for line in re.findall(r"^EXPOSE (.+)$", docker, re.M) for p in line.split()}
+    want = {port_of(ctoml["api_listen"]), port_of(ctoml["metrics_listen"]), 8090}
+    if exposed != want:
+        problem("Dockerfile", f"EXPOSE {sorted(exposed)} != the service ports {sorted(want)}")
     # The local scripts: same defaults (docs say 8080 and 9464).
     up = (REPO / "deploy/local/up.sh").read_text()
     if "127.0.0.1:8080" not in up or "METRICS_PORT:-9464" not in up:
