@@ -33,6 +33,29 @@ struct Store {
     /// ClickHouse database holding the authpulse tables.
     #[arg(long, env = "AUTHPULSE_DATABASE", default_value = "authpulse")]
     database: String,
+    /// User, password, CA (docs/security.md).
+    #[command(flatten)]
+    auth: authpulse_connect::ClickHouseOptions,
+}
+
+impl Store {
+    /// The ClickHouse client (no database selected).
+    fn client(&self) -> anyhow::Result<authpulse_connect::ClickHouseClient> {
+        Ok(self.auth.client(&self.clickhouse_url)?)
+    }
+
+    /// The client, after checking that ClickHouse answers with these
+    /// credentials (fails within the connect timeout, naming the cause).
+    async fn checked_client(&self) -> anyhow::Result<authpulse_connect::ClickHouseClient> {
+        let client = self.client()?;
+        authpulse_connect::check_clickhouse(
+            &client,
+            &self.clickhouse_url,
+            self.auth.connect_timeout(),
+        )
+        .await?;
+        Ok(client)
+    }
 }
 
 #[derive(Args, Clone)]
@@ -48,6 +71,28 @@ struct Kafka {
         value_delimiter = ','
     )]
     topics: Vec<String>,
+    /// SASL, TLS, compression, librdkafka properties (docs/security.md).
+    #[command(flatten)]
+    security: authpulse_connect::KafkaOptions,
+}
+
+impl Kafka {
+    /// Checks that the brokers answer with these options (fails within the
+    /// connect timeout, naming the cause).
+    async fn check(&self) -> anyhow::Result<()> {
+        check_kafka(&self.brokers, &self.security).await
+    }
+}
+
+/// `authpulse_connect::check_kafka` on a blocking thread.
+async fn check_kafka(
+    brokers: &str,
+    options: &authpulse_connect::KafkaOptions,
+) -> anyhow::Result<()> {
+    let (brokers, options) = (brokers.to_string(), options.clone());
+    tokio::task::spawn_blocking(move || authpulse_connect::check_kafka(&brokers, &options))
+        .await??;
+    Ok(())
 }
 
 #[derive(Args, Clone)]
@@ -209,7 +254,7 @@ enum ConfigAction {
 async fn config(action: ConfigAction) -> anyhow::Result<()> {
     match action {
         ConfigAction::Set { store, key, value } => {
-            let value = store_for(&store).config_set(&key, &value).await?;
+            let value = store_for(&store)?.config_set(&key, &value).await?;
             println!("{key} = {value}");
         }
         ConfigAction::Get { store, key } => {
@@ -219,7 +264,7 @@ async fn config(action: ConfigAction) -> anyhow::Result<()> {
                     authpulse_rollup::CONFIG_KEYS.join(", ")
                 );
             }
-            match store_for(&store).config_get(&key).await? {
+            match store_for(&store)?.config_get(&key).await? {
                 Some(v) => println!("{v}"),
                 None => {
                     eprintln!("{key} is not set; using the default");
@@ -243,6 +288,8 @@ fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_inge
         batch_max_bytes: a.batch_bytes,
         batch_max_wait: Duration::from_millis(a.batch_wait_ms),
         metrics_addr: a.metrics_listen,
+        kafka: kafka.security.clone(),
+        clickhouse: store.auth.clone(),
         ..authpulse_ingest::Config::default()
     }
 }
@@ -268,10 +315,10 @@ fn zones(names: &[String]) -> anyhow::Result<Vec<chrono_tz::Tz>> {
         .collect::<Result<_, _>>()?)
 }
 
-fn store_for(s: &Store) -> authpulse_rollup::Store {
-    authpulse_rollup::Store::new(
-        authpulse_rollup::client(&s.clickhouse_url).with_database(&s.database),
-    )
+fn store_for(s: &Store) -> anyhow::Result<authpulse_rollup::Store> {
+    Ok(authpulse_rollup::Store::new(
+        s.client()?.with_database(&s.database),
+    ))
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -317,8 +364,9 @@ async fn main() -> anyhow::Result<()> {
                 println!("{ddl}");
                 return Ok(());
             }
+            let client = store.checked_client().await?;
             let report = authpulse_rollup::migrate(
-                &authpulse_rollup::client(&store.clickhouse_url),
+                &client,
                 &store.database,
                 &zones(&timezones)?,
                 cluster.as_deref(),
@@ -332,7 +380,7 @@ async fn main() -> anyhow::Result<()> {
             );
             if let Some(days) = raw_retention_days {
                 authpulse_rollup::set_raw_retention(
-                    &authpulse_rollup::client(&store.clickhouse_url),
+                    &client,
                     &store.database,
                     days,
                     cluster.as_deref(),
@@ -346,19 +394,25 @@ async fn main() -> anyhow::Result<()> {
             kafka,
             ingest,
         } => {
+            // Fail fast on a wrong password, an untrusted certificate or an
+            // unreachable server, instead of retrying quietly.
+            store.checked_client().await?;
+            kafka.check().await?;
             authpulse_ingest::run(ingest_config(&store, &kafka, &ingest), shutdown_signal())
                 .await?;
             tracing::info!("ingest stopped cleanly");
         }
         Command::Api { store, api } => {
+            let config = api_config(&api)?;
+            let client = store.checked_client().await?;
             let listener = tokio::net::TcpListener::bind(api.listen)
                 .await
                 .with_context(|| format!("binding {}", api.listen))?;
             tracing::info!(addr = %api.listen, "api listening");
             authpulse_api::serve(
                 listener,
-                api_config(&api)?,
-                store_for(&store),
+                config,
+                authpulse_rollup::Store::new(client.with_database(&store.database)),
                 shutdown_signal(),
             )
             .await?;
@@ -374,6 +428,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let n = demo::produce(
                 &kafka.brokers,
+                &kafka.security,
                 &kafka.topics[0],
                 &demo::profile(count, hours),
             )
@@ -398,8 +453,10 @@ async fn up(
     api: ApiArgs,
     demo_events: u64,
 ) -> anyhow::Result<()> {
+    let client = store.checked_client().await?;
+    kafka.check().await?;
     let report = authpulse_rollup::migrate(
-        &authpulse_rollup::client(&store.clickhouse_url),
+        &client,
         &store.database,
         &zones(std::slice::from_ref(&api.report_tz))?,
         None,
@@ -440,11 +497,11 @@ async fn up(
     let api_task = tokio::spawn(authpulse_api::serve(
         listener,
         config,
-        store_for(&store),
+        store_for(&store)?,
         wait(rx.clone()),
     ));
     if demo_events > 0 {
-        let n = demo::produce(&kafka.brokers, &kafka.topics[0], &demo).await?;
+        let n = demo::produce(&kafka.brokers, &kafka.security, &kafka.topics[0], &demo).await?;
         tracing::info!(
             events = n,
             "demo traffic produced (last 30 days, every event type)"
@@ -547,7 +604,9 @@ async fn sketch(action: SketchAction) -> anyhow::Result<()> {
                     .ok_or_else(bad)?,
             );
             let range = authpulse_rollup::Range::months(tz, (y, m), (y, m))?;
-            let s = store_for(&store).export_month_sketch(range, &scope).await?;
+            let s = store_for(&store)?
+                .export_month_sketch(range, &scope)
+                .await?;
             std::fs::write(&out, s.to_json())?;
             println!(
                 "{} {} {}: ~{:.0} distinct users -> {}",
