@@ -635,3 +635,15 @@ async fn sketch(action: SketchAction) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Clap's own consistency checks (unique argument ids across the
+    /// flattened option groups, ...), which otherwise fire only at run time.
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -16,10 +16,15 @@ use crate::{redact_url, Error, Result, Secret};
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct ClickHouseOptions {
     /// ClickHouse user (default: `default`).
-    #[arg(long = "clickhouse-user", env = "AUTHPULSE_CLICKHOUSE_USER")]
+    #[arg(
+        id = "clickhouse_user",
+        long = "clickhouse-user",
+        env = "AUTHPULSE_CLICKHOUSE_USER"
+    )]
     pub user: Option<String>,
     /// ClickHouse password (prefer the environment variable: a flag shows in `ps`).
     #[arg(
+        id = "clickhouse_password",
         long = "clickhouse-password",
         env = "AUTHPULSE_CLICKHOUSE_PASSWORD",
         hide_env_values = true
@@ -27,11 +32,16 @@ pub struct ClickHouseOptions {
     pub password: Option<Secret>,
     /// PEM file of the CA(s) that signed the server certificate, for https://
     /// URLs (default: the system's trusted CAs).
-    #[arg(long = "clickhouse-ca", env = "AUTHPULSE_CLICKHOUSE_CA")]
+    #[arg(
+        id = "clickhouse_ca",
+        long = "clickhouse-ca",
+        env = "AUTHPULSE_CLICKHOUSE_CA"
+    )]
     pub ca: Option<PathBuf>,
     /// Seconds the start-up check (and each new connection) waits for
     /// ClickHouse to answer.
     #[arg(
+        id = "clickhouse_connect_timeout_secs",
         long = "clickhouse-connect-timeout-secs",
         env = "AUTHPULSE_CLICKHOUSE_CONNECT_TIMEOUT_SECS",
         default_value_t = 10

@@ -140,6 +140,7 @@ impl FromStr for Property {
 pub struct KafkaOptions {
     /// Protocol to reach the brokers with (plaintext|ssl|sasl_plaintext|sasl_ssl).
     #[arg(
+        id = "kafka_security_protocol",
         long = "kafka-security-protocol",
         env = "AUTHPULSE_KAFKA_SECURITY_PROTOCOL",
         value_enum,
@@ -148,6 +149,7 @@ pub struct KafkaOptions {
     pub security_protocol: Option<SecurityProtocol>,
     /// SASL mechanism (PLAIN|SCRAM-SHA-256|SCRAM-SHA-512), for sasl_* protocols.
     #[arg(
+        id = "kafka_sasl_mechanism",
         long = "kafka-sasl-mechanism",
         env = "AUTHPULSE_KAFKA_SASL_MECHANISM",
         value_enum,
@@ -155,10 +157,15 @@ pub struct KafkaOptions {
     )]
     pub sasl_mechanism: Option<SaslMechanism>,
     /// SASL user name.
-    #[arg(long = "kafka-sasl-username", env = "AUTHPULSE_KAFKA_SASL_USERNAME")]
+    #[arg(
+        id = "kafka_sasl_username",
+        long = "kafka-sasl-username",
+        env = "AUTHPULSE_KAFKA_SASL_USERNAME"
+    )]
     pub sasl_username: Option<String>,
     /// SASL password (prefer the environment variable: a flag shows in `ps`).
     #[arg(
+        id = "kafka_sasl_password",
         long = "kafka-sasl-password",
         env = "AUTHPULSE_KAFKA_SASL_PASSWORD",
         hide_env_values = true
@@ -166,10 +173,15 @@ pub struct KafkaOptions {
     pub sasl_password: Option<Secret>,
     /// PEM file of the CA(s) that signed the brokers' certificates (default:
     /// the system's trusted CAs).
-    #[arg(long = "kafka-ssl-ca", env = "AUTHPULSE_KAFKA_SSL_CA")]
+    #[arg(
+        id = "kafka_ssl_ca",
+        long = "kafka-ssl-ca",
+        env = "AUTHPULSE_KAFKA_SSL_CA"
+    )]
     pub ssl_ca: Option<PathBuf>,
     /// Compression of produced batches (none|gzip|snappy|lz4|zstd; producers only).
     #[arg(
+        id = "kafka_compression",
         long = "kafka-compression",
         env = "AUTHPULSE_KAFKA_COMPRESSION",
         value_enum,
@@ -179,6 +191,7 @@ pub struct KafkaOptions {
     /// Any librdkafka property as key=value (repeatable; applied last, so it
     /// wins). In the environment variable, separate several with `;`.
     #[arg(
+        id = "kafka_property",
         long = "kafka-property",
         env = "AUTHPULSE_KAFKA_PROPERTIES",
         value_delimiter = ';',
@@ -187,6 +200,7 @@ pub struct KafkaOptions {
     pub properties: Vec<Property>,
     /// Seconds the start-up check waits for a broker to answer.
     #[arg(
+        id = "kafka_connect_timeout_secs",
         long = "kafka-connect-timeout-secs",
         env = "AUTHPULSE_KAFKA_CONNECT_TIMEOUT_SECS",
         default_value_t = 10
