@@ -401,16 +401,12 @@ enum Cause {
 }
 
 fn classify(code: Option<RDKafkaErrorCode>, reason: &str) -> Cause {
+    // Only librdkafka's own phrases for these failures: a log line that
+    // merely mentions a certificate must not stop the start.
     let r = reason.to_ascii_lowercase();
-    if code == Some(RDKafkaErrorCode::Authentication)
-        || r.contains("sasl authentication")
-        || r.contains("authentication failed")
-    {
+    if code == Some(RDKafkaErrorCode::Authentication) || r.contains("sasl authentication error") {
         Cause::Auth
-    } else if code == Some(RDKafkaErrorCode::SSL)
-        || r.contains("ssl handshake")
-        || r.contains("certificate")
-    {
+    } else if code == Some(RDKafkaErrorCode::SSL) || r.contains("ssl handshake failed") {
         Cause::Tls
     } else if matches!(
         code,
@@ -566,6 +562,23 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
         assert!(Cli::try_parse_from(["x", "--kafka-property", "novalue"]).is_err());
+    }
+
+    #[test]
+    fn causes_from_librdkafka_reports() {
+        let auth = "sasl_ssl://h:9094/bootstrap: SASL authentication error: Authentication \
+                    failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512";
+        assert!(classify(None, auth) == Cause::Auth);
+        let tls = "ssl://h:9094/bootstrap: SSL handshake failed: error:0A000086:SSL \
+                   routines::certificate verify failed";
+        assert!(classify(None, tls) == Cause::Tls);
+        assert!(classify(None, "ssl.ca.location: certificate store loaded") == Cause::Other);
+        assert!(
+            classify(
+                Some(RDKafkaErrorCode::BrokerTransportFailure),
+                "Connect to ipv4#127.0.0.1:1 failed: Connection refused"
+            ) == Cause::Transport
+        );
     }
 
     #[test]
