@@ -435,7 +435,15 @@ pub fn check_kafka(brokers: &str, options: &KafkaOptions) -> Result<()> {
         // still starting is retried within the timeout.
         .set("reconnect.backoff.max.ms", "1000")
         .create_with_context(Capture::default())
-        .map_err(|e| Error::Config(format!("Kafka client configuration: {e}")))?;
+        .map_err(|e| {
+            Error::Config(match e {
+                // Its Display holds the value, which may be a secret.
+                KafkaError::ClientConfig(_, desc, key, _) => {
+                    format!("Kafka client configuration, property {key}: {desc}")
+                }
+                e => format!("Kafka client configuration: {e}"),
+            })
+        })?;
     let deadline = Instant::now() + timeout;
     let mut last_transport: Option<String> = None;
     loop {
@@ -579,6 +587,13 @@ mod tests {
                 "Connect to ipv4#127.0.0.1:1 failed: Connection refused"
             ) == Cause::Transport
         );
+    }
+
+    #[test]
+    fn a_bad_property_is_named_without_its_value() {
+        let o = parse(&["--kafka-property", "sasl.passwrod=hunter4"]);
+        let e = check_kafka("127.0.0.1:1", &o).unwrap_err().to_string();
+        assert!(e.contains("sasl.passwrod") && !e.contains("hunter4"), "{e}");
     }
 
     #[test]
