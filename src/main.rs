@@ -426,6 +426,7 @@ async fn main() -> anyhow::Result<()> {
             count,
             hours,
         } => {
+            kafka.check().await?;
             let n = demo::produce(
                 &kafka.brokers,
                 &kafka.security,
