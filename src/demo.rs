@@ -32,9 +32,14 @@ pub fn org_slugs(p: &Profile) -> Vec<String> {
 }
 
 /// Produces the demo profile's messages; returns how many were sent.
-pub async fn produce(brokers: &str, topic: &str, p: &Profile) -> anyhow::Result<u64> {
+pub async fn produce(
+    brokers: &str,
+    kafka: &authpulse_connect::KafkaOptions,
+    topic: &str,
+    p: &Profile,
+) -> anyhow::Result<u64> {
     // Enqueue everything, await the deliveries at the end (fast path).
-    let mut sender = Sender::new(brokers)?;
+    let mut sender = Sender::new(brokers, kafka)?;
     for m in generate(p) {
         sender.send(topic, m.key.as_bytes(), &m.payload).await?;
     }

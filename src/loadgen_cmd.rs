@@ -16,7 +16,6 @@ use authpulse_loadgen::{generate, Oracle, Profile};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::future_producer::DeliveryFuture;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -34,9 +33,11 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(brokers: &str) -> anyhow::Result<Sender> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
+    /// A producer for `brokers` with the security and compression options.
+    pub fn new(brokers: &str, kafka: &authpulse_connect::KafkaOptions) -> anyhow::Result<Sender> {
+        kafka.validate()?;
+        let producer: FutureProducer = kafka
+            .producer_config(brokers)
             .set("message.timeout.ms", "120000")
             .set("linger.ms", "20")
             .set("queue.buffering.max.messages", "200000")
@@ -173,6 +174,9 @@ pub struct LoadgenArgs {
     /// Kafka bootstrap servers.
     #[arg(long, env = "AUTHPULSE_BROKERS", default_value = "127.0.0.1:9092")]
     pub brokers: String,
+    /// SASL, TLS, compression, librdkafka properties (docs/security.md).
+    #[command(flatten)]
+    pub kafka: authpulse_connect::KafkaOptions,
     /// Topic to produce to.
     #[arg(long, default_value = "auth-events")]
     pub topic: String,
@@ -309,7 +313,11 @@ pub async fn produce_profile(
 /// `authpulse loadgen`.
 pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     let profile = args.profile()?;
-    let mut sender = Sender::new(&args.brokers)?;
+    // A wrong password or an untrusted certificate fails here, in seconds,
+    // not as 120 s delivery timeouts.
+    let (brokers, kafka) = (args.brokers.clone(), args.kafka.clone());
+    tokio::task::spawn_blocking(move || authpulse_connect::check_kafka(&brokers, &kafka)).await??;
+    let mut sender = Sender::new(&args.brokers, &args.kafka)?;
     let mut oracle = args.truth.as_ref().map(|_| Oracle::new());
     let pb = progress_bar(profile.events, "loadgen", !args.quiet);
     let produced = produce_profile(

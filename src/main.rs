@@ -54,6 +54,29 @@ struct Store {
     /// ClickHouse database holding the authpulse tables.
     #[arg(long, env = "AUTHPULSE_DATABASE", default_value = "authpulse")]
     database: String,
+    /// User, password, CA (docs/security.md).
+    #[command(flatten)]
+    auth: authpulse_connect::ClickHouseOptions,
+}
+
+impl Store {
+    /// The ClickHouse client (no database selected).
+    fn client(&self) -> anyhow::Result<authpulse_connect::ClickHouseClient> {
+        Ok(self.auth.client(&self.clickhouse_url)?)
+    }
+
+    /// The client, after checking that ClickHouse answers with these
+    /// credentials (fails within the connect timeout, naming the cause).
+    async fn checked_client(&self) -> anyhow::Result<authpulse_connect::ClickHouseClient> {
+        let client = self.client()?;
+        authpulse_connect::check_clickhouse(
+            &client,
+            &self.clickhouse_url,
+            self.auth.connect_timeout(),
+        )
+        .await?;
+        Ok(client)
+    }
 }
 
 #[derive(Args, Clone)]
@@ -69,6 +92,28 @@ struct Kafka {
         value_delimiter = ','
     )]
     topics: Vec<String>,
+    /// SASL, TLS, compression, librdkafka properties (docs/security.md).
+    #[command(flatten)]
+    security: authpulse_connect::KafkaOptions,
+}
+
+impl Kafka {
+    /// Checks that the brokers answer with these options (fails within the
+    /// connect timeout, naming the cause).
+    async fn check(&self) -> anyhow::Result<()> {
+        check_kafka(&self.brokers, &self.security).await
+    }
+}
+
+/// `authpulse_connect::check_kafka` on a blocking thread.
+async fn check_kafka(
+    brokers: &str,
+    options: &authpulse_connect::KafkaOptions,
+) -> anyhow::Result<()> {
+    let (brokers, options) = (brokers.to_string(), options.clone());
+    tokio::task::spawn_blocking(move || authpulse_connect::check_kafka(&brokers, &options))
+        .await??;
+    Ok(())
 }
 
 #[derive(Args, Clone)]
@@ -240,7 +285,7 @@ async fn config(action: ConfigAction) -> anyhow::Result<()> {
     match action {
         ConfigAction::Reference => print!("{}", config_file::reference(&Cli::command())),
         ConfigAction::Set { store, key, value } => {
-            let value = store_for(&store).config_set(&key, &value).await?;
+            let value = store_for(&store)?.config_set(&key, &value).await?;
             println!("{key} = {value}");
         }
         ConfigAction::Get { store, key } => {
@@ -250,7 +295,7 @@ async fn config(action: ConfigAction) -> anyhow::Result<()> {
                     authpulse_rollup::CONFIG_KEYS.join(", ")
                 );
             }
-            match store_for(&store).config_get(&key).await? {
+            match store_for(&store)?.config_get(&key).await? {
                 Some(v) => println!("{v}"),
                 None => {
                     eprintln!("{key} is not set; using the default");
@@ -274,6 +319,8 @@ fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_inge
         batch_max_bytes: a.batch_bytes,
         batch_max_wait: Duration::from_millis(a.batch_wait_ms),
         metrics_addr: a.metrics_listen,
+        kafka: kafka.security.clone(),
+        clickhouse: store.auth.clone(),
         ..authpulse_ingest::Config::default()
     }
 }
@@ -304,10 +351,10 @@ fn zones(names: &[String]) -> anyhow::Result<Vec<chrono_tz::Tz>> {
         .collect::<Result<_, _>>()?)
 }
 
-fn store_for(s: &Store) -> authpulse_rollup::Store {
-    authpulse_rollup::Store::new(
-        authpulse_rollup::client(&s.clickhouse_url).with_database(&s.database),
-    )
+fn store_for(s: &Store) -> anyhow::Result<authpulse_rollup::Store> {
+    Ok(authpulse_rollup::Store::new(
+        s.client()?.with_database(&s.database),
+    ))
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -348,10 +395,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// What `/readyz` of ingest checks: the same ClickHouse and brokers.
-fn ingest_readiness(store: &Store, kafka: &Kafka) {
-    let mut client = rdkafka::ClientConfig::new();
-    client.set("bootstrap.servers", &kafka.brokers);
-    authpulse_ingest::metrics::set_readiness(&store.clickhouse_url, &store.database, client);
+fn ingest_readiness(store: &Store, kafka: &Kafka) -> anyhow::Result<()> {
+    authpulse_ingest::metrics::set_readiness(
+        store.client()?.with_database(&store.database),
+        kafka.security.client_config(&kafka.brokers),
+    );
+    Ok(())
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
@@ -373,8 +422,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 println!("{ddl}");
                 return Ok(());
             }
+            let client = store.checked_client().await?;
             let report = authpulse_rollup::migrate(
-                &authpulse_rollup::client(&store.clickhouse_url),
+                &client,
                 &store.database,
                 &zones(&timezones)?,
                 cluster.as_deref(),
@@ -388,7 +438,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             if let Some(days) = raw_retention_days {
                 authpulse_rollup::set_raw_retention(
-                    &authpulse_rollup::client(&store.clickhouse_url),
+                    &client,
                     &store.database,
                     days,
                     cluster.as_deref(),
@@ -402,20 +452,26 @@ async fn run(command: Command) -> anyhow::Result<()> {
             kafka,
             ingest,
         } => {
-            ingest_readiness(&store, &kafka);
+            // Fail fast on a wrong password, an untrusted certificate or an
+            // unreachable server, instead of retrying quietly.
+            store.checked_client().await?;
+            kafka.check().await?;
+            ingest_readiness(&store, &kafka)?;
             authpulse_ingest::run(ingest_config(&store, &kafka, &ingest), shutdown_signal())
                 .await?;
             tracing::info!("ingest stopped cleanly");
         }
         Command::Api { store, api } => {
+            let config = api_config(&api)?;
+            let client = store.checked_client().await?;
             let listener = tokio::net::TcpListener::bind(api.listen)
                 .await
                 .with_context(|| format!("binding {}", api.listen))?;
             tracing::info!(addr = %api.listen, "api listening");
             authpulse_api::serve(
                 listener,
-                api_config(&api)?,
-                store_for(&store),
+                config,
+                authpulse_rollup::Store::new(client.with_database(&store.database)),
                 shutdown_signal(),
             )
             .await?;
@@ -429,8 +485,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             count,
             hours,
         } => {
+            kafka.check().await?;
             let n = demo::produce(
                 &kafka.brokers,
+                &kafka.security,
                 &kafka.topics[0],
                 &demo::profile(count, hours),
             )
@@ -455,15 +513,17 @@ async fn up(
     api: ApiArgs,
     demo_events: u64,
 ) -> anyhow::Result<()> {
+    let client = store.checked_client().await?;
+    kafka.check().await?;
     let report = authpulse_rollup::migrate(
-        &authpulse_rollup::client(&store.clickhouse_url),
+        &client,
         &store.database,
         &zones(std::slice::from_ref(&api.report_tz))?,
         None,
     )
     .await?;
     tracing::info!(applied = report.applied.len(), "migrations done");
-    ingest_readiness(&store, &kafka);
+    ingest_readiness(&store, &kafka)?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -498,11 +558,11 @@ async fn up(
     let api_task = tokio::spawn(authpulse_api::serve(
         listener,
         config,
-        store_for(&store),
+        store_for(&store)?,
         wait(rx.clone()),
     ));
     if demo_events > 0 {
-        let n = demo::produce(&kafka.brokers, &kafka.topics[0], &demo).await?;
+        let n = demo::produce(&kafka.brokers, &kafka.security, &kafka.topics[0], &demo).await?;
         tracing::info!(
             events = n,
             "demo traffic produced (last 30 days, every event type)"
@@ -605,7 +665,9 @@ async fn sketch(action: SketchAction) -> anyhow::Result<()> {
                     .ok_or_else(bad)?,
             );
             let range = authpulse_rollup::Range::months(tz, (y, m), (y, m))?;
-            let s = store_for(&store).export_month_sketch(range, &scope).await?;
+            let s = store_for(&store)?
+                .export_month_sketch(range, &scope)
+                .await?;
             std::fs::write(&out, s.to_json())?;
             println!(
                 "{} {} {}: ~{:.0} distinct users -> {}",
@@ -638,6 +700,13 @@ async fn sketch(action: SketchAction) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Clap's own consistency checks (unique argument ids across the
+    /// flattened option groups, ...), which otherwise fire only at run time.
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
 
     const REF_START: &str = "<!-- config-reference:start (generated from the CLI: AUTHPULSE_UPDATE_DOCS=1 cargo test --bin authpulse config_reference) -->\n";
     const REF_END: &str = "<!-- config-reference:end -->";

@@ -239,7 +239,12 @@ fn rollups_equal_the_oracle_in_three_timezones_and_outlive_raw_data() {
     // its next refresh: refresh now.
     common::pipeline::refresh_snapshots(&stack);
 
-    let store = Store::new(authpulse_rollup::client(&stack.ch_url()).with_database("authpulse"));
+    let store = Store::new(
+        authpulse_connect::ClickHouseOptions::default()
+            .client(&stack.ch_url())
+            .unwrap()
+            .with_database("authpulse"),
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -273,7 +278,9 @@ fn rollups_equal_the_oracle_in_three_timezones_and_outlive_raw_data() {
     // nothing.
     fx.rt
         .block_on(authpulse_rollup::set_raw_retention(
-            &authpulse_rollup::client(&stack.ch_url()),
+            &authpulse_connect::ClickHouseOptions::default()
+                .client(&stack.ch_url())
+                .unwrap(),
             "authpulse",
             1,
             None,

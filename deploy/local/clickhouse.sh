@@ -2,6 +2,9 @@
 # Start/stop a real ClickHouse 26.9 server (chdb-core wheel) on loopback.
 #   clickhouse.sh start|stop|status
 # Environment: CH_HTTP_PORT (8123), CH_TCP_PORT (9000), CH_DATA (.authpulse/clickhouse)
+# Opt-in (unset: plain HTTP, passwordless `default`, as before):
+#   CH_HTTPS_PORT, CH_TLS_CERT, CH_TLS_KEY   also serve HTTPS with this PEM certificate and key
+#   CH_USERS="name:password[,...]"           users with passwords; `default` then reads/writes nothing
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -22,8 +25,8 @@ start() {
     die "pid $(cat "$PIDFILE") is alive but clickhouse does not answer on :$CH_HTTP_PORT"
   fi
   rm -f "$PIDFILE"
-  if port_open "$CH_HTTP_PORT" || port_open "$CH_TCP_PORT"; then
-    die "port $CH_HTTP_PORT or $CH_TCP_PORT is taken by another process"
+  if port_open "$CH_HTTP_PORT" || port_open "$CH_TCP_PORT" || { [ -n "${CH_HTTPS_PORT:-}" ] && port_open "$CH_HTTPS_PORT"; }; then
+    die "port $CH_HTTP_PORT, $CH_TCP_PORT or ${CH_HTTPS_PORT:-} is taken by another process"
   fi
   "$AUTHPULSE_PYTHON" -c "import chdb, sys; sys.exit(chdb.__version__ != '$CHDB_VERSION')" 2>/dev/null \
     || die "chdb-core==$CHDB_VERSION is not installed: run deploy/local/install.sh"
@@ -37,7 +40,12 @@ start() {
     stop_pid "$PIDFILE" clickhouse
     exit 1
   fi
-  log "clickhouse up (pid $(cat "$PIDFILE")) http://127.0.0.1:$CH_HTTP_PORT native=127.0.0.1:$CH_TCP_PORT data=$CH_DATA"
+  if [ -n "${CH_HTTPS_PORT:-}" ] && ! wait_for 30 "clickhouse https on :$CH_HTTPS_PORT" port_open "$CH_HTTPS_PORT"; then
+    tail -n 20 "$CH_DATA/server.log" >&2 || true
+    stop_pid "$PIDFILE" clickhouse
+    exit 1
+  fi
+  log "clickhouse up (pid $(cat "$PIDFILE")) http://127.0.0.1:$CH_HTTP_PORT${CH_HTTPS_PORT:+ https://127.0.0.1:$CH_HTTPS_PORT} native=127.0.0.1:$CH_TCP_PORT data=$CH_DATA"
 }
 
 case "${1:-}" in

@@ -13,6 +13,8 @@ need_apt=()
 command -v cmake >/dev/null || need_apt+=(cmake)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+# tests/e2e_secure.rs makes its CA and certificates with the openssl CLI.
+command -v openssl >/dev/null || need_apt+=(openssl)
 [ -e /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -e /usr/include/curl/curl.h ] || need_apt+=(libcurl4-openssl-dev)
 [ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
 [ -e /usr/include/sasl/sasl.h ] || need_apt+=(libsasl2-dev)

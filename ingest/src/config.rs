@@ -30,6 +30,28 @@ pub struct Config {
     pub max_future_skew: Duration,
     /// Ids remembered per partition to drop producer re-sends (0: off).
     pub dedup_window: usize,
+    /// Kafka security (SASL, TLS) and producer compression, applied to
+    /// every Kafka client ingest builds.
+    pub kafka: authpulse_connect::KafkaOptions,
+    /// ClickHouse user, password and CA.
+    pub clickhouse: authpulse_connect::ClickHouseOptions,
+}
+
+impl Config {
+    /// A consumer (or admin) config for the brokers, with the security options.
+    pub(crate) fn kafka_client(&self) -> rdkafka::ClientConfig {
+        self.kafka.client_config(&self.brokers)
+    }
+
+    /// A producer config for the brokers, with security and compression.
+    pub(crate) fn kafka_producer(&self) -> rdkafka::ClientConfig {
+        self.kafka.producer_config(&self.brokers)
+    }
+
+    /// The ClickHouse client for `clickhouse_url` (no database selected).
+    pub(crate) fn clickhouse_client(&self) -> crate::Result<clickhouse::Client> {
+        Ok(self.clickhouse.client(&self.clickhouse_url)?)
+    }
 }
 
 impl Default for Config {
@@ -48,6 +70,8 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             max_future_skew: Duration::from_secs(24 * 3600),
             dedup_window: 200_000,
+            kafka: Default::default(),
+            clickhouse: Default::default(),
         }
     }
 }

@@ -224,8 +224,8 @@ impl Ingest {
     fn new(config: Config, metrics: Arc<Metrics>) -> Result<Ingest> {
         let changes = Arc::new(Mutex::new(Changes::default()));
         let inflight_flag = Arc::new(InFlight::default());
-        let consumer: StreamConsumer<Context> = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
+        let consumer: StreamConsumer<Context> = config
+            .kafka_client()
             .set("group.id", &config.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -258,11 +258,15 @@ impl Ingest {
             })?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
+        let producer: FutureProducer = config
+            .kafka_producer()
             .set("message.timeout.ms", "30000")
             .create()?;
-        let sink = Sink::new(&config.clickhouse_url, &config.database, &config.group_id);
+        let sink = Sink::new(
+            config.clickhouse_client()?,
+            &config.database,
+            &config.group_id,
+        );
         Ok(Ingest {
             consumer: Arc::new(consumer),
             probing: Arc::default(),
@@ -936,15 +940,14 @@ impl Replay {
                 seen.insert(event_id, window);
             }
         }
-        let (brokers, group_id, member) = (
-            self.config.brokers.clone(),
+        let (kafka, group_id, member) = (
+            self.config.kafka_client(),
             self.config.group_id.clone(),
             id.clone(),
         );
-        let messages =
-            tokio::task::spawn_blocking(move || read_range(&brokers, &group_id, &member))
-                .await
-                .map_err(|e| Error::Task(e.to_string()))??;
+        let messages = tokio::task::spawn_blocking(move || read_range(&kafka, &group_id, &member))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))??;
         let tp = (id.topic.clone(), id.partition);
         let mut rows = Rows::default();
         for (offset, payload, key) in messages {
@@ -958,9 +961,9 @@ impl Replay {
 /// The messages of `[id.first, id.last]`, read with a consumer of its own
 /// that is assigned the partition directly (no group membership, no
 /// commits). Offsets missing from the log (compaction) are skipped.
-fn read_range(brokers: &str, group_id: &str, id: &BatchId) -> Result<Vec<Replayed>> {
-    let consumer: BaseConsumer<DefaultConsumerContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+fn read_range(kafka: &ClientConfig, group_id: &str, id: &BatchId) -> Result<Vec<Replayed>> {
+    let consumer: BaseConsumer<DefaultConsumerContext> = kafka
+        .clone()
         .set("group.id", format!("{group_id}-replay"))
         // Offsets gone from the log are an error (retried and logged), not
         // a jump to the end that would re-form the group without them.

@@ -5,6 +5,8 @@ pub enum Error {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("clickhouse: {0}")]
     ClickHouse(#[from] clickhouse::error::Error),
+    #[error("{0}")]
+    Connect(#[from] authpulse_connect::Error),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("reading a batch again: {0}")]

@@ -320,11 +320,10 @@ static READINESS: OnceLock<Readiness> = OnceLock::new();
 /// Sets what the ingest `/readyz` checks (the binary calls this before
 /// `run`). `kafka` is the client configuration the consumer connects
 /// with (brokers and security settings).
-pub fn set_readiness(clickhouse_url: &str, database: &str, kafka: rdkafka::ClientConfig) {
+/// `clickhouse`: the client ingest stores with (credentials, TLS, database).
+pub fn set_readiness(clickhouse: clickhouse::Client, kafka: rdkafka::ClientConfig) {
     let _ = READINESS.set(Readiness {
-        clickhouse: clickhouse::Client::default()
-            .with_url(clickhouse_url)
-            .with_database(database),
+        clickhouse,
         kafka,
         probe: Mutex::new(None),
     });

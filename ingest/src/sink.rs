@@ -119,9 +119,10 @@ pub struct Sink {
 }
 
 impl Sink {
-    pub fn new(url: &str, database: &str, group: &str) -> Sink {
-        let client = Client::default()
-            .with_url(url)
+    /// `client` comes from the one ClickHouse client builder
+    /// (`Config::clickhouse_client`).
+    pub fn new(client: Client, database: &str, group: &str) -> Sink {
+        let client = client
             .with_database(database)
             .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
             .with_setting("insert_deduplicate", "1");

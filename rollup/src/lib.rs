@@ -23,7 +23,5 @@ pub use reports::{total, AppTotals, IntervalCount, LoginFilter, MonthStats, Rang
 pub use sketch::{union as union_sketches, PortableSketch};
 pub use zone::{interval, next, parse_tz, truncate, Grain};
 
-/// Builds a ClickHouse HTTP client for `url` (no database selected).
-pub fn client(url: &str) -> clickhouse::Client {
-    clickhouse::Client::default().with_url(url)
-}
+// ClickHouse clients are built in one place, with the user's credentials and
+// TLS trust: `authpulse_connect::ClickHouseOptions::client`.

@@ -30,9 +30,21 @@ impl Counts {
 }
 
 impl Ch {
-    pub fn new(url: &str) -> Ch {
+    /// Plain HTTP to `url`, as `auth`'s user (its password in the
+    /// X-ClickHouse-Key header, as ClickHouse's HTTP interface takes it).
+    pub fn new(url: &str, auth: &authpulse_connect::ClickHouseOptions) -> Ch {
+        let mut headers = Vec::new();
+        if let Some(user) = &auth.user {
+            headers.push(("X-ClickHouse-User".to_string(), user.clone()));
+        }
+        if let Some(password) = &auth.password {
+            headers.push((
+                "X-ClickHouse-Key".to_string(),
+                password.expose().to_string(),
+            ));
+        }
         Ch {
-            conn: Conn::new(url),
+            conn: Conn::new(url).with_headers(headers),
         }
     }
 

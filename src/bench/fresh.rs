@@ -130,7 +130,7 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
     let mut api = spawn_api(ctx, db, port, &auth_path, "api-fresh.log")?;
     wait_healthy(&base, &mut api).await?;
 
-    let mut sender = Sender::new(&ctx.args.brokers)?;
+    let mut sender = Sender::new(&ctx.args.brokers, &ctx.args.kafka)?;
     let producer = sender.producer();
     let mut conn = Conn::new(&base);
     // Warm-up: the consumer has joined once a first sample is visible.

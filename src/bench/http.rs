@@ -18,6 +18,8 @@ pub enum Body<'a> {
 pub struct Conn {
     addr: String,
     stream: Option<BufReader<TcpStream>>,
+    /// Sent with every request (credentials).
+    headers: Vec<(String, String)>,
 }
 
 pub struct Response {
@@ -40,7 +42,17 @@ impl Conn {
             .next()
             .unwrap_or_default()
             .to_string();
-        Conn { addr, stream: None }
+        Conn {
+            addr,
+            stream: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Sends `headers` with every request.
+    pub fn with_headers(mut self, headers: Vec<(String, String)>) -> Conn {
+        self.headers = headers;
+        self
     }
 
     /// Sends one request; retries once on a fresh connection when a reused
@@ -88,7 +100,11 @@ impl Conn {
             Body::File(p) => tokio::fs::metadata(p).await?.len(),
         };
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
-        for (k, v) in headers {
+        for (k, v) in headers
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .chain(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         if len > 0 || method != "GET" {

@@ -94,7 +94,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<IngestResult> {
                 .map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut sender = Sender::new(&ctx.args.brokers)?;
+    let mut sender = Sender::new(&ctx.args.brokers, &ctx.args.kafka)?;
     let mut oracle = Oracle::new();
     let mut bufs = TableBuffers::default();
     let t = Instant::now();

@@ -108,7 +108,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<MauResult> {
         .trim()
         .parse()
         .unwrap_or(0);
-    let store = Store::new(authpulse_rollup::client(&ctx.args.clickhouse_url).with_database(db));
+    let store = Store::new(ctx.ch_client()?.with_database(db));
     let range = Range::months(Tz::UTC, (y, m), (y, m))?;
     let t = Instant::now();
     let monthly = store.active_users(range, Grain::Month, &[]).await?;

@@ -22,7 +22,6 @@ use anyhow::Context as _;
 use clap::Args;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 
 pub use ch::Ch;
 
@@ -124,6 +123,13 @@ pub struct BenchArgs {
     /// instead of loading it again.
     #[arg(long)]
     pub reuse: bool,
+    /// SASL, TLS, compression, librdkafka properties (docs/security.md).
+    #[command(flatten)]
+    pub kafka: authpulse_connect::KafkaOptions,
+    /// ClickHouse user and password (the bench's timing client speaks
+    /// plain HTTP only).
+    #[command(flatten)]
+    pub ch_auth: authpulse_connect::ClickHouseOptions,
 }
 
 impl BenchArgs {
@@ -154,7 +160,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         None => std::env::temp_dir().join(format!("authpulse-bench-{}", std::process::id())),
     };
     std::fs::create_dir_all(&workdir).with_context(|| format!("creating {}", workdir.display()))?;
-    let mut ch = Ch::new(&args.clickhouse_url);
+    // Its timing client is a bare HTTP/1.1 one (no TLS): say so up front.
+    anyhow::ensure!(
+        args.clickhouse_url.starts_with("http://"),
+        "bench talks to ClickHouse over plain http:// only (its timing client has no TLS)"
+    );
+    let mut ch = Ch::new(&args.clickhouse_url, &args.ch_auth);
     let version = ch
         .scalar("SELECT version()")
         .await
@@ -263,7 +274,12 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn ch(&self) -> Ch {
-        Ch::new(&self.args.clickhouse_url)
+        Ch::new(&self.args.clickhouse_url, &self.args.ch_auth)
+    }
+
+    /// A ClickHouse client from the product's one builder.
+    pub fn ch_client(&self) -> anyhow::Result<authpulse_connect::ClickHouseClient> {
+        Ok(self.args.ch_auth.client(&self.args.clickhouse_url)?)
     }
 
     /// (Re)creates `db` with the authpulse schema.
@@ -276,14 +292,9 @@ impl Ctx {
 
     /// Migrates `db` to the current schema without dropping it.
     pub async fn migrate_db(&self, db: &str) -> anyhow::Result<()> {
-        authpulse_rollup::migrate(
-            &authpulse_rollup::client(&self.args.clickhouse_url),
-            db,
-            &[chrono_tz::Tz::UTC],
-            None,
-        )
-        .await
-        .with_context(|| format!("migrating {db}"))?;
+        authpulse_rollup::migrate(&self.ch_client()?, db, &[chrono_tz::Tz::UTC], None)
+            .await
+            .with_context(|| format!("migrating {db}"))?;
         Ok(())
     }
 
@@ -319,9 +330,8 @@ impl Ctx {
     }
 
     pub async fn create_topic(&self, topic: &str) -> anyhow::Result<()> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.args.brokers)
-            .create()?;
+        let admin: AdminClient<DefaultClientContext> =
+            self.args.kafka.client_config(&self.args.brokers).create()?;
         let res = admin
             .create_topics(
                 &[NewTopic::new(
@@ -360,6 +370,8 @@ impl Ctx {
             .args(args)
             .env("AUTHPULSE_CLICKHOUSE_URL", &self.args.clickhouse_url)
             .env("AUTHPULSE_BROKERS", &self.args.brokers)
+            .envs(self.args.kafka.to_env())
+            .envs(self.args.ch_auth.to_env())
             .env("RUST_LOG", "info,rdkafka=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
