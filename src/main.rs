@@ -71,6 +71,16 @@ struct ApiArgs {
     /// Seconds a Janssen stat answer is cached.
     #[arg(long, env = "AUTHPULSE_STAT_CACHE_SECS", default_value_t = 3600)]
     stat_cache_secs: u64,
+    /// Requests querying ClickHouse at once; more wait, then get 503.
+    #[arg(long, env = "AUTHPULSE_MAX_STORE_REQUESTS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_store_requests: u32,
+    /// Requests allowed to wait for a ClickHouse slot (beyond: 503 at once).
+    #[arg(long, env = "AUTHPULSE_STORE_QUEUE", default_value_t = 256)]
+    store_queue: usize,
+    /// Milliseconds a request waits for a ClickHouse slot before 503.
+    #[arg(long, env = "AUTHPULSE_STORE_WAIT_MS", default_value_t = 2000)]
+    store_wait_ms: u64,
 }
 
 #[derive(Args, Clone)]
@@ -258,6 +268,11 @@ fn api_config(a: &ApiArgs) -> anyhow::Result<authpulse_api::Config> {
     config.report_tz = authpulse_rollup::parse_tz(&a.report_tz)?;
     config.stat_scope = a.stat_scope.clone();
     config.stat_cache_ttl = Duration::from_secs(a.stat_cache_secs);
+    config.limits = authpulse_api::overload::Limits {
+        max_in_flight: a.max_store_requests as usize,
+        max_waiting: a.store_queue,
+        max_wait: Duration::from_millis(a.store_wait_ms),
+    };
     Ok(config)
 }
 

@@ -6,6 +6,7 @@ mod error;
 mod fusionauth;
 mod janssen;
 mod orgs;
+pub mod overload;
 mod porta;
 
 use std::future::Future;
@@ -31,6 +32,8 @@ pub struct Config {
     pub stat_scope: String,
     /// How long a Janssen stat answer is cached per month set.
     pub stat_cache_ttl: Duration,
+    /// Admission bounds toward ClickHouse (api/src/overload.rs).
+    pub limits: overload::Limits,
 }
 
 impl Config {
@@ -41,6 +44,7 @@ impl Config {
             report_tz: Tz::UTC,
             stat_scope: "jans_stat".into(),
             stat_cache_ttl: Duration::from_secs(3600),
+            limits: overload::Limits::default(),
         }
     }
 }
@@ -51,6 +55,7 @@ pub struct AppState {
     store: Store,
     stat_cache: Arc<janssen::Cache>,
     slugs: Arc<orgs::SlugCache>,
+    gate: Arc<overload::Gate>,
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -64,6 +69,7 @@ pub fn router(config: Config, store: Store) -> Router {
     let state = AppState {
         stat_cache: Arc::new(janssen::Cache::new(config.stat_cache_ttl)),
         slugs: Arc::default(),
+        gate: Arc::new(overload::Gate::new(config.limits)),
         config: Arc::new(config),
         store,
     };
