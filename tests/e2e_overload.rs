@@ -174,7 +174,7 @@ fn overload_is_503_with_retry_after_and_identical_requests_share_queries() {
         forty <= 5 * one,
         "40 identical requests ran {forty} queries (one request runs {one})"
     );
-    println!("COALESCE|40 identical requests|{forty} queries|{one} per request");
+    println!("COALESCE|40 identical requests|{forty} queries|{one} queries");
 
     // 3. ClickHouse itself refusing (all of its 200 query slots busy):
     // 503 with Retry-After, not 500.

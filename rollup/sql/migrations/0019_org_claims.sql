@@ -59,3 +59,11 @@ FROM
     SELECT org_slug, org_id, min(ingested_at) AS i, min(occurred_at) AS o FROM audit_events GROUP BY org_slug, org_id
 )
 GROUP BY org_slug, org_id;
+
+-- The old "latest wins" map is no longer read: stop feeding it. (The
+-- table `org_slugs` itself is left in place, unused.)
+DROP VIEW IF EXISTS org_slugs_login_mv;
+DROP VIEW IF EXISTS org_slugs_registration_mv;
+DROP VIEW IF EXISTS org_slugs_token_mv;
+DROP VIEW IF EXISTS org_slugs_session_mv;
+DROP VIEW IF EXISTS org_slugs_audit_mv;
