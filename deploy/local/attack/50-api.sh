@@ -159,11 +159,12 @@ fi
 CHECKS="not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"
 log "schemathesis: $FUZZ_EXAMPLES examples per operation"
 set +e
-"$ST_VENV/bin/schemathesis" run "$API/openapi.json" --url "$API" \
+# Run from the temp dir: schemathesis leaves a .schemathesis/ state dir.
+(cd "$WORK" && "$ST_VENV/bin/schemathesis" run "$API/openapi.json" --url "$API" \
   -H "Authorization: $KEY" --checks "$CHECKS" --max-examples "$FUZZ_EXAMPLES" \
   --phases examples,coverage,fuzzing --max-time "$FUZZ_MAX_TIME" --seed 50 --workers 2 \
   --no-color --request-timeout 60 --generation-database none \
-  --report junit --report-junit-path "$LOGS/schemathesis-junit.xml" >"$LOGS/schemathesis.log" 2>&1
+  --report junit --report-junit-path "$LOGS/schemathesis-junit.xml" >"$LOGS/schemathesis.log" 2>&1)
 st_rc=$?
 set -e
 python3 - "$LOGS/schemathesis-junit.xml" "$st_rc" >>"$REPORT" <<'EOF'
