@@ -467,8 +467,12 @@ fn errors_and_authentication() {
         serde_json::from_str::<Value>(&body).unwrap(),
         json!({"status": "running", "db_status": "offline"})
     );
-    // A report while the store is down: 503, no internals.
+    // A report while the store is down: 503 with the documented body
+    // (docs/api.md: overload and outage), no internals.
     let (code, body) = http("GET", &format!("{base}/api/report/login?{q}"), Some(KEY));
-    assert_eq!((code, body.as_str()), (503, ""));
+    assert_eq!(
+        (code, body.as_str()),
+        (503, r#"{"error":"store unavailable, retry later"}"#)
+    );
     stack.clickhouse("start");
 }
