@@ -199,7 +199,7 @@ echo >>"$REPORT"
 echo "Test cases: $(sed -n '/^Test cases:/{n;p}' "$LOGS/schemathesis.log" | sed 's/^ *//'), seed 50, $FUZZ_EXAMPLES examples per operation, phases examples, coverage, fuzzing." >>"$REPORT"
 
 # ---- 3. load ---------------------------------------------------------------
-section "Load: wrk, $LOAD_CONNS connections, ${LOAD_SECS}s per run, api --max-store-requests $MAX_STORE"
+section "Load: wrk, $LOAD_CONNS connections, ${LOAD_SECS}s per run, api (debug build) --max-store-requests $MAX_STORE"
 now_ms=$(($(date +%s) * 1000))
 start_ms=$((now_ms - 30 * 86400000))
 PATHS="/api/report/login?start=$start_ms&end=$now_ms /api/report/daily-active-users?start=$start_ms&end=$now_ms /api/report/monthly-active-users?start=$start_ms&end=$now_ms /api/organizations/$ORG/analytics/login-trends"
