@@ -143,6 +143,16 @@ struct ApiArgs {
     /// Largest request body accepted, in bytes (413 above).
     #[arg(long, env = "AUTHPULSE_BODY_LIMIT_BYTES", default_value_t = 1 << 20)]
     body_limit_bytes: usize,
+    /// Requests querying ClickHouse at once; more wait, then get 503.
+    #[arg(long, env = "AUTHPULSE_MAX_STORE_REQUESTS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_store_requests: u32,
+    /// Requests allowed to wait for a ClickHouse slot (beyond: 503 at once).
+    #[arg(long, env = "AUTHPULSE_STORE_QUEUE", default_value_t = 256)]
+    store_queue: usize,
+    /// Milliseconds a request waits for a ClickHouse slot before 503.
+    #[arg(long, env = "AUTHPULSE_STORE_WAIT_MS", default_value_t = 2000)]
+    store_wait_ms: u64,
 }
 
 #[derive(Args, Clone)]
@@ -341,6 +351,11 @@ fn api_config(a: &ApiArgs) -> anyhow::Result<authpulse_api::Config> {
     config.metrics = Some(authpulse_api::MetricsRender(std::sync::Arc::new(
         authpulse_ingest::metrics::prometheus(),
     )));
+    config.limits = authpulse_api::overload::Limits {
+        max_in_flight: a.max_store_requests as usize,
+        max_waiting: a.store_queue,
+        max_wait: Duration::from_millis(a.store_wait_ms),
+    };
     Ok(config)
 }
 

@@ -40,9 +40,29 @@ pub enum ApiError {
     /// 400 with `{"error": "<message>"}` (org analytics, Porta admin).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// 503 with `Retry-After`: the API's own admission bound was reached
+    /// (api/src/overload.rs).
+    #[error("overloaded")]
+    Overloaded,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] authpulse_rollup::Error),
+}
+
+/// Seconds a client is told to wait after a 503.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// 503 for every product: `Retry-After` and `{"error": ...}` (docs/api.md).
+fn unavailable(reason: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(
+            axum::http::header::RETRY_AFTER,
+            RETRY_AFTER_SECS.to_string(),
+        )],
+        Json(serde_json::json!({ "error": reason })),
+    )
+        .into_response()
 }
 
 impl ApiError {
@@ -138,17 +158,69 @@ impl IntoResponse for ApiError {
                 )
                     .into_response()
             }
+            ApiError::Overloaded => unavailable("overloaded, retry later"),
+            ApiError::Store(e) if e.is_overloaded() => {
+                tracing::warn!(error = %e, "store overloaded");
+                unavailable("overloaded, retry later")
+            }
+            ApiError::Store(e) if e.is_unavailable() => {
+                tracing::error!(error = %e, "store unavailable");
+                unavailable("store unavailable, retry later")
+            }
             ApiError::Store(e) => {
                 // Logged with detail; the client sees no internals.
                 tracing::error!(error = %e, "store error");
-                if e.is_unavailable() {
-                    StatusCode::SERVICE_UNAVAILABLE.into_response()
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                }
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
             }
         }
     }
 }
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn parts(e: ApiError) -> (StatusCode, Option<String>, String) {
+        let r = e.into_response();
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        (status, retry, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// ClickHouse refusing for capacity is a 503 with Retry-After, not a 500.
+    #[tokio::test]
+    async fn overload_and_outage_are_503_with_retry_after() {
+        let too_many = authpulse_rollup::Error::ClickHouse(
+            clickhouse::error::Error::BadResponse(
+                "Code: 202. DB::Exception: Too many simultaneous queries. Maximum: 100. (TOO_MANY_SIMULTANEOUS_QUERIES)".into(),
+            ),
+        );
+        for e in [
+            ApiError::Overloaded,
+            ApiError::Store(too_many),
+            ApiError::Store(authpulse_rollup::Error::ClickHouse(
+                clickhouse::error::Error::TimedOut,
+            )),
+        ] {
+            let (status, retry, body) = parts(e).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(retry.as_deref(), Some("1"));
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert!(v["error"].is_string(), "{body}");
+        }
+        let other = ApiError::Store(authpulse_rollup::Error::ClickHouse(
+            clickhouse::error::Error::BadResponse("Code: 60. (UNKNOWN_TABLE)".into()),
+        ));
+        let (status, retry, body) = parts(other).await;
+        assert_eq!(
+            (status, retry, body.as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, None, "")
+        );
+    }
+}

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use authpulse_rollup::{MonthStats, Range};
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -83,9 +84,19 @@ async fn stat_get(
 async fn stat_post(
     auth: Auth,
     State(state): State<AppState>,
-    Form(q): Form<HashMap<String, String>>,
+    form: std::result::Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response> {
-    stat(auth, state, q).await
+    match form {
+        Ok(Form(q)) => stat(auth, state, q).await,
+        // A missing or unreadable form body is a bad request in Janssen's
+        // error shape (axum alone would answer 415/422 in plain text),
+        // after the scope check like every other error.
+        Err(_) if !auth.0.has_scope(&state.config.stat_scope) => Err(ApiError::Unauthorized),
+        Err(e) => Err(invalid(format!(
+            "the body must be a form (application/x-www-form-urlencoded): {}",
+            e.body_text()
+        ))),
+    }
 }
 
 async fn stat(auth: Auth, state: AppState, q: HashMap<String, String>) -> Result<Response> {
@@ -112,6 +123,7 @@ async fn stat(auth: Auth, state: AppState, q: HashMap<String, String>) -> Result
             let first = *months.first().expect("at least one month");
             let last = *months.last().expect("at least one month");
             let range = Range::months(state.config.report_tz, first, last)?;
+            let _permit = state.gate.admit().await?;
             let s = Arc::new(state.store.month_stats(range).await?);
             state.stat_cache.put(key.clone(), s.clone());
             s
@@ -260,7 +272,8 @@ fn parse_month(s: &str) -> Result<(i32, u32)> {
     }
     let y: i32 = s[..4].parse().map_err(|_| bad())?;
     let m: u32 = s[4..].parse().map_err(|_| bad())?;
-    if !(1..=12).contains(&m) || y < 1970 {
+    // ClickHouse DateTime ends in 2106: later months cannot hold data.
+    if !(1..=12).contains(&m) || !(1970..=2105).contains(&y) {
         return Err(bad());
     }
     Ok((y, m))
@@ -282,6 +295,33 @@ async fn health(State(state): State<AppState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tower::ServiceExt;
+
+    /// A POST without a form body is Janssen's 400, not axum's plain 415.
+    #[tokio::test]
+    async fn post_without_a_form_is_a_json_400() {
+        let auth = crate::Authenticator::with_api_keys(&["stat-key".to_string()]);
+        let store = authpulse_rollup::Store::new(clickhouse::Client::default());
+        let app = crate::router(crate::Config::new(auth), store);
+        let request = |key: Option<&str>| {
+            let mut r = axum::http::Request::post("/jans-auth/restv1/internal/stat");
+            if let Some(k) = key {
+                r = r.header("authorization", format!("Bearer {k}"));
+            }
+            r.body(axum::body::Body::from("month=202601")).unwrap()
+        };
+        let r = app
+            .clone()
+            .oneshot(request(Some("stat-key")))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], "invalid_request");
+        let r = app.oneshot(request(None)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
@@ -307,6 +347,8 @@ mod tests {
         assert!(months(&q(&[("start-month", "202101")])).is_err());
         assert!(months(&q(&[("month", "2021-01")])).is_err());
         assert!(months(&q(&[("month", "202113")])).is_err());
+        assert!(months(&q(&[("month", "210601")])).is_err());
+        assert!(months(&q(&[("month", "210512")])).is_ok());
         assert!(months(&q(&[("start-month", "200001"), ("end-month", "203001")])).is_err());
     }
 }

@@ -7,6 +7,7 @@ mod fusionauth;
 mod janssen;
 mod ops;
 mod orgs;
+pub mod overload;
 mod porta;
 
 use std::future::Future;
@@ -39,6 +40,8 @@ pub struct Config {
     pub body_limit: usize,
     /// Serves `/metrics` when set.
     pub metrics: Option<MetricsRender>,
+    /// Admission bounds toward ClickHouse (api/src/overload.rs).
+    pub limits: overload::Limits,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             body_limit: 1 << 20,
             metrics: None,
+            limits: overload::Limits::default(),
         }
     }
 }
@@ -62,6 +66,7 @@ pub struct AppState {
     store: Store,
     stat_cache: Arc<janssen::Cache>,
     slugs: Arc<orgs::SlugCache>,
+    gate: Arc<overload::Gate>,
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -76,6 +81,7 @@ pub fn router(config: Config, store: Store) -> Router {
     let state = AppState {
         stat_cache: Arc::new(janssen::Cache::new(config.stat_cache_ttl)),
         slugs: Arc::default(),
+        gate: Arc::new(overload::Gate::new(config.limits)),
         config: Arc::new(config),
         store,
     };

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
@@ -15,6 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, Result};
+use crate::overload::key;
 use crate::AppState;
 
 /// Default range: the 30 days before `end_date` (through today by default).
@@ -71,12 +74,17 @@ struct RecentLogin {
     created_at: String,
 }
 
-/// 403 unless the caller is a member of the org; then 404 unless the slug
-/// is known. Returns the org id.
-async fn org(auth: &Auth, state: &AppState, slug: &str) -> Result<Uuid> {
-    if auth.0.role_in(slug).is_none() {
-        return Err(ApiError::Forbidden);
+/// 403 unless the caller is a member of the org.
+fn member(auth: &Auth, slug: &str) -> Result<()> {
+    match auth.0.role_in(slug) {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Forbidden),
     }
+}
+
+/// The id of the org that owns `slug` (first claim wins, see
+/// `authpulse_rollup::owner_of`); 404 when no org owns it.
+async fn org(state: &AppState, slug: &str) -> Result<Uuid> {
     if let Some(org) = state.slugs.get(slug) {
         return Ok(org);
     }
@@ -91,9 +99,10 @@ async fn org(auth: &Auth, state: &AppState, slug: &str) -> Result<Uuid> {
 
 /// Organization ids of slugs seen lately. Resolving the slug was a
 /// ClickHouse round trip of its own before every org analytics query
-/// (a third to half of such a request at 100 M events). An org's slug is
-/// fixed in practice, so a found slug is kept for `SLUG_TTL`; an unknown
-/// one is not kept, so an org's first events make its slug known at once.
+/// (a third to half of such a request at 100 M events). A slug's owner
+/// never changes once it has one (first claim wins), so a found slug is
+/// kept for `SLUG_TTL`; an unknown one is not kept, so an org's first
+/// events make its slug known at once.
 #[derive(Default)]
 pub struct SlugCache(std::sync::Mutex<HashMap<String, (Uuid, std::time::Instant)>>);
 
@@ -128,8 +137,9 @@ fn date(q: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>> {
             valid
                 .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
                 .flatten()
-                .filter(|d| (1970..=9998).contains(&chrono::Datelike::year(d)))
-                .map(Some)
+                // Any calendar date is valid (OpenAPI `format: date`); days
+                // outside what is stored are clamped to the stored era.
+                .map(|d| Some(d.clamp(FIRST_DAY, LAST_DAY)))
                 .ok_or_else(|| {
                     ApiError::Invalid(format!("{name} must be a date in YYYY-MM-DD format"))
                 })
@@ -137,13 +147,18 @@ fn date(q: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>> {
     }
 }
 
+/// The days a date parameter is clamped to: ClickHouse `DateTime` ends
+/// early in 2106.
+const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+const LAST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2105, 12, 31).unwrap();
+
 /// `start_date..=end_date` (UTC days); default the last 30 days through
 /// today; a missing start is 30 days before the end.
 fn range(q: &HashMap<String, String>) -> Result<(NaiveDate, NaiveDate)> {
     let start = date(q, "start_date")?;
     let end = date(q, "end_date")?;
-    let end = end.unwrap_or_else(|| Utc::now().date_naive());
-    let start = start.unwrap_or(end - Duration::days(DEFAULT_DAYS));
+    let end = end.unwrap_or_else(|| Utc::now().date_naive().min(LAST_DAY));
+    let start = start.unwrap_or((end - Duration::days(DEFAULT_DAYS)).max(FIRST_DAY));
     if end < start {
         return Err(ApiError::Invalid(
             "end_date must not be before start_date".into(),
@@ -175,10 +190,23 @@ fn limit(q: &HashMap<String, String>) -> Result<u32> {
 async fn login_trends(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Path(slug): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    member(&auth, &slug)?;
+    Ok(state
+        .gate
+        .coalesce(key(&uri), trends(state.clone(), slug, q))
+        .await)
+}
+
+async fn trends(
+    state: AppState,
+    slug: String,
+    q: HashMap<String, String>,
 ) -> Result<Json<Vec<DateCount>>> {
-    let org = org(&auth, &state, &slug).await?;
+    let org = org(&state, &slug).await?;
     let (from, to) = range(&q)?;
     let days = state.store.org_login_days(org, from, to).await?;
     Ok(Json(
@@ -194,10 +222,23 @@ async fn login_trends(
 async fn by_service(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Path(slug): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    member(&auth, &slug)?;
+    Ok(state
+        .gate
+        .coalesce(key(&uri), services(state.clone(), slug, q))
+        .await)
+}
+
+async fn services(
+    state: AppState,
+    slug: String,
+    q: HashMap<String, String>,
 ) -> Result<Json<Vec<ServiceCount>>> {
-    let org = org(&auth, &state, &slug).await?;
+    let org = org(&state, &slug).await?;
     let (from, to) = range(&q)?;
     let rows = state.store.org_logins_by_service(org, from, to).await?;
     Ok(Json(
@@ -214,10 +255,23 @@ async fn by_service(
 async fn by_provider(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Path(slug): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    member(&auth, &slug)?;
+    Ok(state
+        .gate
+        .coalesce(key(&uri), providers(state.clone(), slug, q))
+        .await)
+}
+
+async fn providers(
+    state: AppState,
+    slug: String,
+    q: HashMap<String, String>,
 ) -> Result<Json<Vec<ProviderCount>>> {
-    let org = org(&auth, &state, &slug).await?;
+    let org = org(&state, &slug).await?;
     let (from, to) = range(&q)?;
     let rows = state.store.org_logins_by_provider(org, from, to).await?;
     Ok(Json(
@@ -233,12 +287,31 @@ async fn by_provider(
 async fn recent_logins(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Path(slug): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    member(&auth, &slug)?;
+    Ok(state
+        .gate
+        .coalesce(key(&uri), recent(state.clone(), slug, q))
+        .await)
+}
+
+async fn recent(
+    state: AppState,
+    slug: String,
+    q: HashMap<String, String>,
 ) -> Result<Json<Vec<RecentLogin>>> {
-    let org = org(&auth, &state, &slug).await?;
+    let org = org(&state, &slug).await?;
     let limit = limit(&q)?;
-    let rows = state.store.recent_logins(org, limit).await?;
+    // Without dates: the newest logins of all time (the product's
+    // endpoint); with either date, the same range as the other endpoints.
+    let dated = ["start_date", "end_date"]
+        .iter()
+        .any(|k| q.get(*k).is_some_and(|v| !v.trim().is_empty()));
+    let days = if dated { Some(range(&q)?) } else { None };
+    let rows = state.store.recent_logins(org, limit, days).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| RecentLogin {
@@ -313,5 +386,12 @@ mod tests {
         ]))
         .is_err());
         assert_eq!(iso_millis(1_736_951_538_000), "2025-01-15T14:32:18.000Z");
+        // Any calendar date is accepted; outside the stored era it clamps.
+        let (a, b) = range(&q(&[
+            ("start_date", "0001-01-01"),
+            ("end_date", "9999-12-31"),
+        ]))
+        .unwrap();
+        assert_eq!((a, b), (FIRST_DAY, LAST_DAY));
     }
 }

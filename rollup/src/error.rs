@@ -35,7 +35,32 @@ impl Error {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Error::ClickHouse(e) if is_network(e))
     }
+
+    /// Whether ClickHouse refused or abandoned the query for lack of
+    /// capacity (too many queries at once, memory, time limits): retryable,
+    /// maps to 503 like an outage, never to 500.
+    pub fn is_overloaded(&self) -> bool {
+        match self {
+            Error::ClickHouse(clickhouse::error::Error::BadResponse(text)) => {
+                OVERLOAD_CODES.iter().any(|name| text.contains(name))
+            }
+            _ => false,
+        }
+    }
 }
+
+/// ClickHouse error names (they appear as `(NAME)` in the error text) that
+/// mean "not now" rather than "wrong".
+const OVERLOAD_CODES: &[&str] = &[
+    "(TOO_MANY_SIMULTANEOUS_QUERIES)",
+    "(MEMORY_LIMIT_EXCEEDED)",
+    "(TIMEOUT_EXCEEDED)",
+    "(TOO_SLOW)",
+    "(SOCKET_TIMEOUT)",
+    "(NO_FREE_CONNECTION)",
+    "(TOO_MANY_PARTS)",
+    "(QUERY_WAS_CANCELLED_BY_CLIENT)",
+];
 
 fn is_network(e: &clickhouse::error::Error) -> bool {
     matches!(
@@ -58,5 +83,27 @@ impl fmt::Display for Excerpt<'_> {
             .unwrap_or("");
         let cut: String = line.chars().take(80).collect();
         f.write_str(&cut)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad(text: &str) -> Error {
+        Error::ClickHouse(clickhouse::error::Error::BadResponse(text.into()))
+    }
+
+    #[test]
+    fn overload_is_told_from_other_errors() {
+        for text in [
+            "Code: 202. DB::Exception: Too many simultaneous queries. Maximum: 100. (TOO_MANY_SIMULTANEOUS_QUERIES) (version 26.9.1.1)",
+            "Code: 241. DB::Exception: Memory limit (total) exceeded: would use 3.00 GiB. (MEMORY_LIMIT_EXCEEDED)",
+            "Code: 159. DB::Exception: Timeout exceeded: elapsed 5.1 seconds. (TIMEOUT_EXCEEDED)",
+        ] {
+            assert!(bad(text).is_overloaded(), "{text}");
+        }
+        assert!(!bad("Code: 60. DB::Exception: Unknown table. (UNKNOWN_TABLE)").is_overloaded());
+        assert!(!Error::InvalidArgument("x".into()).is_overloaded());
     }
 }

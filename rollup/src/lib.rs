@@ -10,9 +10,9 @@ mod sketch;
 mod zone;
 
 pub use admin::{
-    bucket_start, cleanup_cutoff, validate_config, window_start, AdminStats, AuditFilter,
+    bucket_start, cleanup_cutoff, owner_of, validate_config, window_start, AdminStats, AuditFilter,
     AuditPage, AuditRow, Cleanup, DayCount, HistoryCursor, HistoryPage, HistoryQuery, HistoryRow,
-    ProviderCount, RecentLogin, ServiceCount, AUDIT_RETENTION_DAYS, CONFIG_KEYS,
+    OrgClaim, ProviderCount, RecentLogin, ServiceCount, AUDIT_RETENTION_DAYS, CONFIG_KEYS,
     DEFAULT_AUDIT_RETENTION_DAYS, MAX_AUDIT_RETENTION_DAYS, MAX_RECENT_LOGINS,
 };
 pub use error::{Error, Result};

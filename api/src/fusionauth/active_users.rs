@@ -2,12 +2,15 @@ use std::collections::HashMap;
 
 use authpulse_rollup::{total, Grain, IntervalCount, Range};
 use axum::extract::{Query, State};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 
 use super::{authorize, params};
 use crate::auth::Auth;
 use crate::error::Result;
+use crate::overload::key;
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -40,9 +43,17 @@ async fn counts(
 pub async fn daily(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<DailyReport>> {
+) -> Result<Response> {
     authorize(&auth)?;
+    Ok(state
+        .gate
+        .coalesce(key(&uri), daily_report(state.clone(), q))
+        .await)
+}
+
+async fn daily_report(state: AppState, q: HashMap<String, String>) -> Result<Json<DailyReport>> {
     let daily_active_users = counts(&state, &q, Grain::Day).await?;
     Ok(Json(DailyReport {
         total: total(&daily_active_users),
@@ -54,9 +65,20 @@ pub async fn daily(
 pub async fn monthly(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<MonthlyReport>> {
+) -> Result<Response> {
     authorize(&auth)?;
+    Ok(state
+        .gate
+        .coalesce(key(&uri), monthly_report(state.clone(), q))
+        .await)
+}
+
+async fn monthly_report(
+    state: AppState,
+    q: HashMap<String, String>,
+) -> Result<Json<MonthlyReport>> {
     let monthly_active_users = counts(&state, &q, Grain::Month).await?;
     Ok(Json(MonthlyReport {
         total: total(&monthly_active_users),

@@ -2,12 +2,15 @@ use std::collections::HashMap;
 
 use authpulse_rollup::{total, Grain, IntervalCount, LoginFilter, Range};
 use axum::extract::{Query, State};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 
 use super::{authorize, params};
 use crate::auth::Auth;
 use crate::error::{ApiError, Result};
+use crate::overload::key;
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -23,9 +26,17 @@ pub struct HourlyReport {
 pub async fn handler(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<HourlyReport>> {
+) -> Result<Response> {
     authorize(&auth)?;
+    Ok(state
+        .gate
+        .coalesce(key(&uri), report(state.clone(), q))
+        .await)
+}
+
+async fn report(state: AppState, q: HashMap<String, String>) -> Result<Json<HourlyReport>> {
     let p = params::parse(&q);
     let user = params::uuid(&q, "userId");
     let login_id = q

@@ -33,12 +33,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/report/totals", get(totals::handler))
 }
 
-/// FusionAuth answers 401 (empty body) to a key that may not call the
-/// endpoint, as to a missing or unknown key.
+/// Valid credentials without `reports:read` are authenticated but not
+/// permitted: 403 (RFC 6750 `insufficient_scope`; Passport's document only
+/// defines 401 for a missing or invalid key, which stays 401).
 fn authorize(auth: &Auth) -> Result<()> {
-    if auth.0.has_scope(SCOPE) {
-        Ok(())
-    } else {
-        Err(crate::error::ApiError::Unauthorized)
-    }
+    auth.0.require(SCOPE)
 }

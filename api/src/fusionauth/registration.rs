@@ -2,12 +2,15 @@ use std::collections::HashMap;
 
 use authpulse_rollup::{total, Grain, Range};
 use axum::extract::{Query, State};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::Json;
 
 use super::login::HourlyReport;
 use super::{authorize, params};
 use crate::auth::Auth;
 use crate::error::Result;
+use crate::overload::key;
 use crate::AppState;
 
 /// `GET /api/report/registration`: registrations per hour of the report
@@ -15,9 +18,17 @@ use crate::AppState;
 pub async fn handler(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<HourlyReport>> {
+) -> Result<Response> {
     authorize(&auth)?;
+    Ok(state
+        .gate
+        .coalesce(key(&uri), report(state.clone(), q))
+        .await)
+}
+
+async fn report(state: AppState, q: HashMap<String, String>) -> Result<Json<HourlyReport>> {
     let p = params::parse(&q)?;
     let range = Range::new(state.config.report_tz, Grain::Hour, p.start, p.end)?;
     let hourly_counts = state

@@ -1,6 +1,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 use uuid::Uuid;
@@ -8,6 +10,7 @@ use uuid::Uuid;
 use super::authorize;
 use crate::auth::Auth;
 use crate::error::Result;
+use crate::overload::key;
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -28,8 +31,12 @@ pub struct TotalsReport {
 
 /// `GET /api/report/totals`: all-time logins and current / all-time
 /// registrations per application, and global user registrations.
-pub async fn handler(auth: Auth, State(state): State<AppState>) -> Result<Json<TotalsReport>> {
+pub async fn handler(auth: Auth, State(state): State<AppState>, uri: Uri) -> Result<Response> {
     authorize(&auth)?;
+    Ok(state.gate.coalesce(key(&uri), report(state.clone())).await)
+}
+
+async fn report(state: AppState) -> Result<Json<TotalsReport>> {
     let t = state.store.totals().await?;
     let application_totals = t
         .apps

@@ -73,6 +73,12 @@ pub(super) fn opt(s: String) -> Option<String> {
 
 /// ISO 8601: RFC 3339 with an offset, a date-time without offset (UTC) or a
 /// date. A date as `to` means the end of that day.
+/// The range of ClickHouse `DateTime64`: 1900-01-01 ..= 2299-12-31.
+const FIRST_INSTANT: DateTime<Utc> = DateTime::from_timestamp_millis(-2_208_988_800_000).unwrap();
+fn last_instant() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(10_413_791_999_999).unwrap_or_default()
+}
+
 fn instant(
     q: &HashMap<String, String>,
     name: &str,
@@ -102,7 +108,9 @@ fn instant(
                     }
                 })
         })
-        .filter(|t| (1900..=2299).contains(&chrono::Datelike::year(t)));
+        // Any valid instant is accepted (OpenAPI `format: date-time`);
+        // outside what DateTime64 holds it is clamped to that range.
+        .map(|t| t.clamp(FIRST_INSTANT, last_instant()));
     parsed
         .map(Some)
         .ok_or_else(|| ApiError::Invalid(format!("{name} must be an ISO 8601 date or date-time")))
@@ -125,6 +133,7 @@ pub async fn list(
         from: instant(&q, "from", false)?,
         to: instant(&q, "to", true)?,
     };
+    let _permit = state.gate.admit().await?;
     let result = state
         .store
         .audit_page(&filter, (page - 1) * page_size, page_size)
@@ -157,6 +166,7 @@ fn entry(r: AuditRow) -> Entry {
 
 pub async fn cleanup(auth: Auth, State(state): State<AppState>) -> Result<Json<CleanupBody>> {
     auth.0.require("audit:write")?;
+    let _permit = state.gate.admit().await?;
     let c = state.store.audit_cleanup(Utc::now()).await?;
     Ok(Json(CleanupBody {
         deleted: c.deleted,
@@ -187,9 +197,15 @@ mod tests {
         assert_eq!(t("2024-01-15T10:30:00", false), "2024-01-15T10:30:00+00:00");
         assert_eq!(t("2024-01-15", false), "2024-01-15T00:00:00+00:00");
         assert_eq!(t("2024-01-15", true), "2024-01-15T23:59:59.999+00:00");
-        for bad in ["yesterday", "2024-13-01", "1700000000", "0001-01-01"] {
+        for bad in ["yesterday", "2024-13-01", "1700000000"] {
             assert!(instant(&q("x", bad), "x", false).is_err(), "{bad}");
         }
+        // Valid but outside DateTime64: clamped, not refused.
+        assert_eq!(t("0001-01-01", false), "1900-01-01T00:00:00+00:00");
+        assert_eq!(
+            t("9999-12-31T00:00:00Z", false),
+            "2299-12-31T23:59:59.999+00:00"
+        );
         assert_eq!(metadata("{\"a\":1}")["a"], 1);
         assert_eq!(metadata("[1]"), Value::Object(Map::new()));
     }

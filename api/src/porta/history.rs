@@ -108,7 +108,10 @@ async fn history(
         after,
         limit,
     };
-    let page = state.store.history(&query).await?;
+    let page = {
+        let _permit = state.gate.admit().await?;
+        state.store.history(&query).await?
+    };
     let next_cursor = page
         .has_more
         .then(|| {

@@ -30,6 +30,7 @@ const SECTIONS: [(&str, &str, &[&str]); 4] = [
 
 pub async fn handler(auth: Auth, State(state): State<AppState>) -> Result<Json<Value>> {
     auth.0.require("stats:read")?;
+    let _permit = state.gate.admit().await?;
     let s = state.store.admin_stats().await?;
     let empty = BTreeMap::new();
     let mut body = Map::new();

@@ -1,4 +1,10 @@
--- The organization id of a slug (the most recently seen one).
-SELECT argMax(org_id, last_seen) AS org_id, count() AS n
-FROM org_slugs
-WHERE org_slug = {slug:String}
+-- Every claim of every organization id that ever claimed {slug}: enough to
+-- tell who owns the slug (its first claimant) and whether that id's own
+-- first slug is this one (rollup/src/admin.rs, `owner_of`).
+SELECT org_slug,
+       org_id,
+       toUnixTimestamp64Milli(min(first_ingested)) AS ingested_ms,
+       toUnixTimestamp64Milli(min(first_occurred)) AS occurred_ms
+FROM org_claims
+WHERE org_id IN (SELECT org_id FROM org_claims WHERE org_slug = {slug:String})
+GROUP BY org_slug, org_id
