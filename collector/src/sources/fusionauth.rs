@@ -7,8 +7,9 @@ use serde_json::Value;
 use super::{build, first, lookup, millis_to_rfc3339, s, source_event_id, Common, Mapped, To};
 use crate::{Orgs, Source};
 
-/// FusionAuth event type → contract. The transactional event and its
-/// `.complete` twin map alike: enable one of them in FusionAuth, not both.
+/// FusionAuth event type → contract. Only the transactional events map:
+/// their `.complete` twins (`user.create.complete`, ...) report the same
+/// change again and are skipped, so enabling both counts nothing twice.
 pub const TABLE: &[(&str, To)] = &[
     ("user.login.success", To::LoginSuccess),
     ("user.login.failed", To::LoginFailure("invalid_credentials")),
@@ -17,15 +18,7 @@ pub const TABLE: &[(&str, To)] = &[
         To::AppRegistration("registered"),
     ),
     (
-        "user.registration.create.complete",
-        To::AppRegistration("registered"),
-    ),
-    (
         "user.registration.delete",
-        To::AppRegistration("unregistered"),
-    ),
-    (
-        "user.registration.delete.complete",
         To::AppRegistration("unregistered"),
     ),
     (
@@ -33,15 +26,7 @@ pub const TABLE: &[(&str, To)] = &[
         To::UserLifecycle("user_created", "user.created"),
     ),
     (
-        "user.create.complete",
-        To::UserLifecycle("user_created", "user.created"),
-    ),
-    (
         "user.delete",
-        To::UserLifecycle("user_deleted", "user.data_purged"),
-    ),
-    (
-        "user.delete.complete",
         To::UserLifecycle("user_deleted", "user.data_purged"),
     ),
     ("jwt.refresh", To::Token("refresh_token")),
