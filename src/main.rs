@@ -1,7 +1,9 @@
 //! `authpulse`: one binary, one subcommand per role.
 
 mod bench;
+mod collect_cmd;
 mod demo;
+mod import_cmd;
 mod loadgen_cmd;
 
 use std::net::SocketAddr;
@@ -136,6 +138,22 @@ enum Command {
         store: Store,
         #[command(flatten)]
         api: ApiArgs,
+    },
+    /// Accept identity-provider events over HTTP (FusionAuth, Keycloak,
+    /// Auth0, contract) and produce them to Kafka (docs/sources/).
+    Collect {
+        #[command(flatten)]
+        kafka: Kafka,
+        #[command(flatten)]
+        collect: collect_cmd::CollectArgs,
+    },
+    /// Backfill a file of source events (NDJSON or the vendor's export) through
+    /// the collector's mapping; re-importing counts nothing twice.
+    Import {
+        #[command(flatten)]
+        kafka: Kafka,
+        #[command(flatten)]
+        import: import_cmd::ImportArgs,
     },
     /// Read or change system configuration kept in ClickHouse
     /// (`audit_retention_days`, default 365).
@@ -362,6 +380,12 @@ async fn main() -> anyhow::Result<()> {
                 shutdown_signal(),
             )
             .await?;
+        }
+        Command::Collect { kafka, collect } => {
+            collect_cmd::run(&kafka.brokers, &kafka.topics, collect, shutdown_signal()).await?
+        }
+        Command::Import { kafka, import } => {
+            import_cmd::run(&kafka.brokers, &kafka.topics, import).await?
         }
         Command::Config { action } => config(action).await?,
         Command::Loadgen(args) => loadgen_cmd::run(args).await?,

@@ -8,6 +8,7 @@
 
 use axum::http::HeaderMap;
 use base64::Engine as _;
+use jsonwebtoken::crypto::{rust_crypto, CryptoProvider};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -121,6 +122,9 @@ impl SourceAuth {
             }
         }
         if let Some((key, validation)) = &self.signature {
+            // Picks the RustCrypto backend explicitly: with two backends
+            // enabled in the build, verifying would otherwise panic.
+            let _ = CryptoProvider::install_default(&rust_crypto::DEFAULT_PROVIDER);
             let jwt = headers
                 .get(SIGNATURE_HEADER)
                 .and_then(|v| v.to_str().ok())
