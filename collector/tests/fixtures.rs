@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use authpulse_collector::sources::{auth0, fusionauth, keycloak};
+use authpulse_collector::sources::{self, auth0, fusionauth, keycloak};
 use authpulse_collector::{prepare, Orgs, Source};
 use serde_json::Value;
 
@@ -152,5 +152,30 @@ fn wrong_vendor_shapes_are_refused() {
     ] {
         let e = prepare(source, body, &orgs, 10).unwrap_err();
         assert_eq!(e.code, format!("not_{}_event", source.name()), "{e}");
+    }
+}
+
+#[test]
+fn docs_list_every_mapped_type() {
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/sources");
+    let tables: [(Source, Vec<(&str, sources::To)>); 3] = [
+        (Source::FusionAuth, fusionauth::TABLE.to_vec()),
+        (Source::Keycloak, keycloak::TABLE.to_vec()),
+        (Source::Auth0, auth0::TABLE.to_vec()),
+    ];
+    for (source, rows) in tables {
+        let text = std::fs::read_to_string(docs.join(format!("{}.md", source.name()))).unwrap();
+        for (t, to) in rows {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{t}` |")))
+                .unwrap_or_else(|| panic!("docs/sources/{source}.md has no row for {t}"));
+            for kind in to.kinds() {
+                assert!(
+                    line.contains(kind),
+                    "docs/sources/{source}.md: {t} should say {kind}"
+                );
+            }
+        }
     }
 }
