@@ -179,3 +179,40 @@ fn docs_list_every_mapped_type() {
         }
     }
 }
+
+#[test]
+fn mapped_type_that_cannot_form_a_contract_event_is_skipped_with_the_reason() {
+    let body = br#"{"event":{"id":"e502168a-b469-45d9-a079-fd45f83e9999","type":"user.login.success","createInstant":1773133200000,"tenantId":"30663132-6464-6665-3032-326466613934"}}"#;
+    let p = prepare(Source::FusionAuth, body, &Orgs::default(), 10).unwrap();
+    assert!(p.records.is_empty());
+    assert_eq!(p.skipped.len(), 1);
+    assert_eq!(p.skipped[0].reason, "invalid_mapped_event");
+    assert!(
+        p.skipped[0].detail.contains("user_id"),
+        "{}",
+        p.skipped[0].detail
+    );
+}
+
+#[test]
+fn truncated_or_mangled_fixtures_never_panic() {
+    let orgs = Orgs::default();
+    for source in Source::ALL {
+        for file in expected(source).keys() {
+            let body = std::fs::read(dir(source).join(file)).unwrap();
+            for cut in (0..body.len()).step_by(5) {
+                for s in Source::ALL {
+                    let _ = prepare(s, &body[..cut], &orgs, 10);
+                }
+            }
+            // Every string value replaced by a number, every number by a string.
+            let text = String::from_utf8(body.clone()).unwrap();
+            let swapped = text
+                .replace("\": \"", "\": 1, \"x\": \"")
+                .replace(": 1", ": \"1\"");
+            for s in Source::ALL {
+                let _ = prepare(s, swapped.as_bytes(), &orgs, 10);
+            }
+        }
+    }
+}
