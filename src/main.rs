@@ -1,8 +1,10 @@
 //! `authpulse`: one binary, one subcommand per role.
 
 mod bench;
+mod collect_cmd;
 mod config_file;
 mod demo;
+mod import_cmd;
 mod loadgen_cmd;
 
 use std::net::SocketAddr;
@@ -218,6 +220,22 @@ enum Command {
         store: Store,
         #[command(flatten)]
         api: ApiArgs,
+    },
+    /// Accept identity-provider events over HTTP (FusionAuth, Keycloak,
+    /// Auth0, contract) and produce them to Kafka (docs/sources/).
+    Collect {
+        #[command(flatten)]
+        kafka: Kafka,
+        #[command(flatten)]
+        collect: collect_cmd::CollectArgs,
+    },
+    /// Backfill a file of source events (NDJSON or the vendor's export) through
+    /// the collector's mapping; re-importing counts nothing twice.
+    Import {
+        #[command(flatten)]
+        kafka: Kafka,
+        #[command(flatten)]
+        import: import_cmd::ImportArgs,
     },
     /// Read or change system configuration kept in ClickHouse
     /// (`audit_retention_days`, default 365).
@@ -491,6 +509,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             )
             .await?;
         }
+        Command::Collect { kafka, collect } => {
+            collect_cmd::run(&kafka, collect, shutdown_signal()).await?
+        }
+        Command::Import { kafka, import } => import_cmd::run(&kafka, import).await?,
         Command::Config { action } => config(action).await?,
         Command::Loadgen(args) => loadgen_cmd::run(args).await?,
         Command::Bench(args) => bench::run(args).await?,

@@ -200,9 +200,6 @@ def known_settings():
     keys = set(re.findall(r"^\| `([a-z0-9_]+)` \| `AUTHPULSE_", doc, re.M))
     if len(keys) < 15:
         problem("docs/operations.md", "configuration reference not found")
-    # Settings of subcommands being added on other branches (the collector):
-    # they join the generated reference when merged.
-    keys |= {"collect_listen"}
     return keys, {f"AUTHPULSE_{k.upper()}" for k in keys} | {"AUTHPULSE_CONFIG"}
 
 
@@ -292,8 +289,8 @@ def agree(services, ctoml, by, ktoml):
         problem("k8s ingest", "probes must be /healthz and /readyz")
     kc = {e["name"]: e.get("value") for e in collector["env"]}
     cc = services["collector"]["environment"]
-    if port_of(kc["AUTHPULSE_COLLECT_LISTEN"]) != collect_port or port_of(cc["AUTHPULSE_COLLECT_LISTEN"]) != 8090:
-        problem("collector", "listens on 8090 in compose and k8s (AUTHPULSE_COLLECT_LISTEN)")
+    if port_of(kc["AUTHPULSE_COLLECTOR_LISTEN"]) != collect_port or port_of(cc["AUTHPULSE_COLLECTOR_LISTEN"]) != 8090:
+        problem("collector", "listens on 8090 in compose and k8s (AUTHPULSE_COLLECTOR_LISTEN)")
     if "8080:8080" not in services["api"].get("ports", []) or "8090:8090" not in services["collector"].get("ports", []):
         problem("compose.yaml", "publishes api 8080 and collector 8090")
     if services["ingest"].get("expose") != [str(port_of(ctoml["metrics_listen"]))]:
