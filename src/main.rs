@@ -93,6 +93,9 @@ struct IngestArgs {
     /// Serve Prometheus metrics here.
     #[arg(long, env = "AUTHPULSE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Dead-letter events more than this many seconds ahead of the clock.
+    #[arg(long, env = "AUTHPULSE_MAX_FUTURE_SKEW_SECS", default_value_t = 86_400)]
+    max_future_skew_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -243,6 +246,7 @@ fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_inge
         batch_max_bytes: a.batch_bytes,
         batch_max_wait: Duration::from_millis(a.batch_wait_ms),
         metrics_addr: a.metrics_listen,
+        max_future_skew: Duration::from_secs(a.max_future_skew_secs),
         ..authpulse_ingest::Config::default()
     }
 }

@@ -124,7 +124,12 @@ impl Sink {
             .with_url(url)
             .with_database(database)
             .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
-            .with_setting("insert_deduplicate", "1");
+            .with_setting("insert_deduplicate", "1")
+            // A batch may hold events of every month the contract accepts
+            // (1970..2100, ~1560 monthly partitions); the default limit of
+            // 100 partitions per insert block made such a batch fail
+            // forever and stall its partition.
+            .with_setting("max_partitions_per_insert_block", "0");
         Sink {
             client,
             group: group.to_string(),

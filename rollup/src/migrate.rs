@@ -195,6 +195,17 @@ pub async fn set_raw_retention(
             "raw retention must be at least one day".into(),
         ));
     }
+    // Longer would push the TTL of the latest accepted event time past
+    // DateTime's end (2106-02-07), where it wraps and the row is born
+    // expired (docs/events.md, "Time range").
+    // (authpulse_schemas::MAX_RAW_RETENTION_DAYS; this crate does not
+    // depend on the contract.)
+    let max = 2190;
+    if days > max {
+        return Err(Error::InvalidArgument(format!(
+            "raw retention of {days} days is longer than the maximum of {max} days"
+        )));
+    }
     let db = server.clone().with_database(database);
     let on_cluster = cluster
         .map(|c| format!(" ON CLUSTER '{}'", c.replace('\'', "")))
