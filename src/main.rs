@@ -96,6 +96,12 @@ struct IngestArgs {
     /// Dead-letter events more than this many seconds ahead of the clock.
     #[arg(long, env = "AUTHPULSE_MAX_FUTURE_SKEW_SECS", default_value_t = 86_400)]
     max_future_skew_secs: u64,
+    /// Operator replay: re-read every partition of the topics from this
+    /// offset or RFC 3339 time (under group `<group>-replay-<start>`),
+    /// store only events never stored, exit when caught up
+    /// (docs/delivery.md, "Replay").
+    #[arg(long, value_parser = authpulse_ingest::ReplayFrom::parse)]
+    replay_from: Option<authpulse_ingest::ReplayFrom>,
 }
 
 #[derive(Subcommand)]
@@ -247,6 +253,7 @@ fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_inge
         batch_max_wait: Duration::from_millis(a.batch_wait_ms),
         metrics_addr: a.metrics_listen,
         max_future_skew: Duration::from_secs(a.max_future_skew_secs),
+        replay_from: a.replay_from.clone(),
         ..authpulse_ingest::Config::default()
     }
 }

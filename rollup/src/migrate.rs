@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = migrations![
     16 => "0016_ingest_store_groups.sql",
     17 => "0017_snapshot_periods.sql",
     18 => "0018_monthly_active_snapshot.sql",
+    20 => "0020_ingest_claims.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
@@ -173,12 +174,14 @@ async fn run_all(db: &Client, file: &'static str, sql: &str) -> Result<()> {
     Ok(())
 }
 
-/// Raw event tables with a retention TTL on event time.
-const RAW_WITH_TTL: [&str; 4] = [
+/// Raw event tables with a retention TTL on event time (and the re-send
+/// filter's claims, kept as long as the raw rows they stand for).
+const RAW_WITH_TTL: [&str; 5] = [
     "login_events",
     "registration_events",
     "token_events",
     "session_events",
+    "ingest_claims",
 ];
 
 /// Sets the raw-event retention (days of event time) of every raw table
