@@ -222,6 +222,13 @@ fn chaos() {
             children.push(spawn_ingest(&mut stack, &log));
             logs.push(log);
         }
+        // Into the stream first (joining takes seconds on a loaded machine).
+        let _ = eventually(Duration::from_secs(90), || {
+            logs[logs.len() - members..]
+                .iter()
+                .all(|l| stack.log(l).contains("partition assigned"))
+                .then_some(())
+        });
         std::thread::sleep(Duration::from_millis(2500 + 700 * u64::from(round % 4)));
         match round % 4 {
             // ClickHouse stopped mid-stream, then back.
