@@ -177,6 +177,15 @@ struct IngestArgs {
     /// Serve Prometheus metrics, /healthz and /readyz here.
     #[arg(long, env = "AUTHPULSE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Dead-letter events more than this many seconds ahead of the clock.
+    #[arg(long, env = "AUTHPULSE_MAX_FUTURE_SKEW_SECS", default_value_t = 86_400)]
+    max_future_skew_secs: u64,
+    /// Operator replay: re-read every partition of the topics from this
+    /// offset or RFC 3339 time (under group `<group>-replay-<start>`),
+    /// store only events never stored, exit when caught up
+    /// (docs/delivery.md, "Replay").
+    #[arg(long, value_parser = authpulse_ingest::ReplayFrom::parse)]
+    replay_from: Option<authpulse_ingest::ReplayFrom>,
 }
 
 #[derive(Subcommand)]
@@ -349,6 +358,8 @@ fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_inge
         metrics_addr: a.metrics_listen,
         kafka: kafka.security.clone(),
         clickhouse: store.auth.clone(),
+        max_future_skew: Duration::from_secs(a.max_future_skew_secs),
+        replay_from: a.replay_from.clone(),
         ..authpulse_ingest::Config::default()
     }
 }

@@ -95,7 +95,19 @@ fn sigkill_mid_batch_loses_and_duplicates_nothing() {
             children.push(stack.spawn(INGEST, &log));
             logs.push(log);
         }
-        // Let them get into the stream, then kill them wherever they are.
+        // Let them get into the stream (joining the group takes seconds on a
+        // loaded machine), then kill them wherever they are.
+        let joined = eventually(Duration::from_secs(90), || {
+            let n = logs.len();
+            logs[n - members..]
+                .iter()
+                .all(|l| stack.log(l).contains("partition assigned"))
+                .then_some(())
+        });
+        assert!(
+            joined.is_some(),
+            "round {round}: consumers never got partitions"
+        );
         std::thread::sleep(Duration::from_millis(1500 + 400 * round));
         for i in children {
             let pid = stack.child(i).id();

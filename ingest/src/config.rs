@@ -28,13 +28,16 @@ pub struct Config {
     /// Events whose time is further ahead of the consumer's clock than this
     /// are dead-lettered as clock skew.
     pub max_future_skew: Duration,
-    /// Ids remembered per partition to drop producer re-sends (0: off).
-    pub dedup_window: usize,
     /// Kafka security (SASL, TLS) and producer compression, applied to
     /// every Kafka client ingest builds.
     pub kafka: authpulse_connect::KafkaOptions,
     /// ClickHouse user, password and CA.
     pub clickhouse: authpulse_connect::ClickHouseOptions,
+    /// Operator replay (`authpulse ingest --replay-from`): re-read the topics
+    /// (all partitions) from this offset or time, under a consumer group of
+    /// its own, storing only what was never stored, and exit when caught up
+    /// with the end the topics had at start (docs/delivery.md, "Replay").
+    pub replay_from: Option<ReplayFrom>,
 }
 
 impl Config {
@@ -54,6 +57,40 @@ impl Config {
     }
 }
 
+/// Where an operator replay starts, in every partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayFrom {
+    /// This offset (clamped to what the partition still holds).
+    Offset(i64),
+    /// The first offset whose message timestamp is at or after this time.
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+impl ReplayFrom {
+    /// `1234` (an offset) or an RFC 3339 time (`2026-03-08T00:00:00Z`).
+    pub fn parse(s: &str) -> std::result::Result<ReplayFrom, String> {
+        if let Ok(n) = s.parse::<i64>() {
+            return if n >= 0 {
+                Ok(ReplayFrom::Offset(n))
+            } else {
+                Err(format!("replay offset must be >= 0, got {n}"))
+            };
+        }
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| ReplayFrom::Time(t.with_timezone(&chrono::Utc)))
+            .map_err(|e| format!("expected an offset or an RFC 3339 time, got {s:?} ({e})"))
+    }
+
+    /// The replay's consumer group: the same start, the same group, so a
+    /// replay interrupted and started again resumes where it stopped.
+    pub fn group(&self, base: &str) -> String {
+        match self {
+            ReplayFrom::Offset(n) => format!("{base}-replay-offset-{n}"),
+            ReplayFrom::Time(t) => format!("{base}-replay-time-{}", t.timestamp_millis()),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -69,9 +106,9 @@ impl Default for Config {
             metrics_addr: None,
             shutdown_grace: Duration::from_secs(30),
             max_future_skew: Duration::from_secs(24 * 3600),
-            dedup_window: 200_000,
             kafka: Default::default(),
             clickhouse: Default::default(),
+            replay_from: None,
         }
     }
 }

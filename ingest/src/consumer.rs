@@ -6,7 +6,7 @@
 //! that was written ahead but never committed, with the rest of its group
 //! read again from the topic.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +21,6 @@ use rdkafka::consumer::{
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use uuid::Uuid;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -133,9 +132,6 @@ struct Batch {
 #[derive(Default)]
 struct PartitionState {
     batch: Option<Batch>,
-    seen: DedupWindow,
-    /// Whether `seen` was loaded with the ids stored before this owner.
-    warmed: bool,
     /// Whether the chain of batches written ahead by earlier owners (from
     /// the resume point on) has ended: a batch start found no write-ahead
     /// record. Earlier owners' batches are contiguous from the committed
@@ -146,45 +142,11 @@ struct PartitionState {
     chain_ended: bool,
 }
 
-/// The ids of the last `cap` events accepted on a partition: a producer's
-/// re-send of one of them is dropped (docs/delivery.md, "Producer re-sends").
-/// Ids are kept as 64-bit folds (the two halves XORed): half the memory of
-/// full UUIDs (~18 MB instead of ~35 MB for 4 partitions × 200 000 ids).
-/// Two different ids in one window fold alike with probability about
-/// cap / 2^64 per event (1e-14 at the default window), the only way a
-/// distinct event could be taken for a re-send.
-#[derive(Default)]
-struct DedupWindow {
-    ids: HashSet<u64>,
-    order: VecDeque<u64>,
-}
-
-impl DedupWindow {
-    /// Records `id`; false when it is already in the window.
-    fn insert(&mut self, id: Uuid, cap: usize) -> bool {
-        if cap == 0 {
-            return true;
-        }
-        let (hi, lo) = id.as_u64_pair();
-        let folded = hi ^ lo;
-        if !self.ids.insert(folded) {
-            return false;
-        }
-        self.order.push_back(folded);
-        while self.order.len() > cap {
-            if let Some(old) = self.order.pop_front() {
-                self.ids.remove(&old);
-            }
-        }
-        true
-    }
-}
-
 pub(crate) struct Ingest {
     config: Config,
     consumer: Arc<StreamConsumer<Context>>,
-    /// Lag probe in flight (watermark requests block, so they run apart).
-    probing: Arc<std::sync::atomic::AtomicBool>,
+    /// The partitions this member owns, as the lag task sees them.
+    lag_owned: Arc<Mutex<HashSet<Tp>>>,
     /// Wall clock for the future-skew check, refreshed every tick (a clock
     /// read per message showed up in profiles).
     clock: chrono::DateTime<Utc>,
@@ -199,12 +161,24 @@ pub(crate) struct Ingest {
     inflight: Option<tokio::task::JoinHandle<Vec<(BatchId, Batch)>>>,
     inflight_flag: Arc<InFlight>,
     /// Re-reads group members this member does not own (replays).
-    replay: Arc<Replay>,
+    replayer: Arc<Replay>,
+    /// Operator replay (`--replay-from`): stop once caught up.
+    replay: Option<ReplayProgress>,
 }
 
 /// Runs the consumer until `shutdown` resolves, then stores and commits
 /// what it holds and returns.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+pub async fn run(mut config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let mut replay = None;
+    if let Some(from) = config.replay_from.clone() {
+        config.group_id = from.group(&config.group_id);
+        let c = config.clone();
+        replay = Some(
+            tokio::task::spawn_blocking(move || seed_replay(&c, &from))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??,
+        );
+    }
     let metrics = Arc::new(Metrics::default());
     if let Some(addr) = config.metrics_addr {
         let m = metrics.clone();
@@ -217,7 +191,102 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         });
     }
     let mut ingest = Ingest::new(config, metrics)?;
+    ingest.replay = replay;
     ingest.run(shutdown).await
+}
+
+/// An operator replay's progress: where each partition stands (committed)
+/// and where it ends (the high watermark when the replay started).
+struct ReplayProgress {
+    at: BTreeMap<Tp, i64>,
+    end: BTreeMap<Tp, i64>,
+}
+
+impl ReplayProgress {
+    fn caught_up(&self) -> bool {
+        self.end
+            .iter()
+            .all(|(tp, end)| self.at.get(tp).is_some_and(|at| at >= end))
+    }
+}
+
+/// Sets the replay group's starting offsets in every partition of the
+/// topics (only when the group has none yet: a replay started again with
+/// the same start resumes), and reads where the replay ends.
+fn seed_replay(config: &Config, from: &crate::ReplayFrom) -> Result<ReplayProgress> {
+    let consumer: BaseConsumer<DefaultConsumerContext> = config
+        .kafka_client()
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let timeout = Duration::from_secs(30);
+    let mut all = TopicPartitionList::new();
+    for topic in &config.topics {
+        let md = consumer.fetch_metadata(Some(topic), timeout)?;
+        let partitions = md
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
+        if partitions == 0 {
+            return Err(Error::Replay(format!("topic {topic} has no partitions")));
+        }
+        for p in 0..partitions as i32 {
+            all.add_partition(topic, p);
+        }
+    }
+    let committed = consumer.committed_offsets(all.clone(), timeout)?;
+    let mut at = BTreeMap::new();
+    for e in committed.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            at.insert((e.topic().to_string(), e.partition()), o);
+        }
+    }
+    let by_time = match from {
+        crate::ReplayFrom::Time(t) => {
+            let mut q = TopicPartitionList::new();
+            for e in all.elements() {
+                q.add_partition_offset(
+                    e.topic(),
+                    e.partition(),
+                    Offset::Offset(t.timestamp_millis()),
+                )?;
+            }
+            Some(consumer.offsets_for_times(q, timeout)?)
+        }
+        crate::ReplayFrom::Offset(_) => None,
+    };
+    let mut end = BTreeMap::new();
+    let mut start = TopicPartitionList::new();
+    for e in all.elements() {
+        let tp = (e.topic().to_string(), e.partition());
+        let (low, high) = consumer.fetch_watermarks(&tp.0, tp.1, timeout)?;
+        end.insert(tp.clone(), high);
+        let first = match (from, &by_time) {
+            (crate::ReplayFrom::Offset(n), _) => (*n).clamp(low, high),
+            (_, Some(found)) => match found.find_partition(&tp.0, tp.1).map(|f| f.offset()) {
+                Some(Offset::Offset(o)) => o.clamp(low, high),
+                // No message at or after the time.
+                _ => high,
+            },
+            _ => high,
+        };
+        start.add_partition_offset(&tp.0, tp.1, Offset::Offset(first))?;
+        if at.is_empty() {
+            tracing::info!(topic = %tp.0, partition = tp.1, first, end = high, group = %config.group_id, "replay starts");
+        }
+    }
+    if at.is_empty() {
+        consumer.commit(&start, CommitMode::Sync)?;
+        for e in start.elements() {
+            if let Offset::Offset(o) = e.offset() {
+                at.insert((e.topic().to_string(), e.partition()), o);
+            }
+        }
+    } else {
+        tracing::info!(group = %config.group_id, "replay resumes at its committed offsets");
+    }
+    Ok(ReplayProgress { at, end })
 }
 
 impl Ingest {
@@ -269,7 +338,7 @@ impl Ingest {
         );
         Ok(Ingest {
             consumer: Arc::new(consumer),
-            probing: Arc::default(),
+            lag_owned: Arc::default(),
             clock: Utc::now(),
             changes,
             producer,
@@ -279,9 +348,10 @@ impl Ingest {
             owned: HashSet::new(),
             inflight: None,
             inflight_flag,
-            replay: Arc::new(Replay {
+            replayer: Arc::new(Replay {
                 config: config.clone(),
             }),
+            replay: None,
             config,
         })
     }
@@ -289,7 +359,11 @@ impl Ingest {
     async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(Duration::from_millis(50));
-        let mut lag_tick = tokio::time::interval(Duration::from_secs(5));
+        // Lag is measured by a task of its own with its own Kafka handle:
+        // while a store retries (ClickHouse down) this loop waits in it, and
+        // lag measured here froze exactly when it mattered.
+        let lag = LagProbe::start(&self.config, self.metrics.clone(), self.lag_owned.clone())?;
+        let _stop_lag = AbortOnDrop(lag);
         loop {
             tokio::select! {
                 biased;
@@ -317,13 +391,16 @@ impl Ingest {
                     self.flush_due(false).await?;
                 }
                 _ = tick.tick() => {
+                    if self.replay.as_ref().is_some_and(ReplayProgress::caught_up) {
+                        tracing::info!("replay caught up with the end the topics had at start");
+                        break;
+                    }
                     self.clock = Utc::now();
                     self.apply_rebalance();
                     if self.inflight.is_none() {
                         self.flush_due(false).await?;
                     }
                 }
-                _ = lag_tick.tick() => self.update_lag(),
             }
         }
         tracing::info!("shutting down: storing open batches");
@@ -343,6 +420,17 @@ impl Ingest {
     /// owner replays them) and registers new assignments.
     fn apply_rebalance(&mut self) {
         let Changes { assigned, revoked } = std::mem::take(&mut *self.changes.lock().unwrap());
+        if assigned.is_empty() && revoked.is_empty() {
+            return;
+        }
+        // Held while partitions are forgotten, so the lag task cannot
+        // publish a revoked partition's watermark after it was dropped.
+        let lag_owned = self.lag_owned.clone();
+        let mut lag_owned = lag_owned.lock().unwrap();
+        for tp in &revoked {
+            lag_owned.remove(tp);
+        }
+        lag_owned.extend(assigned.iter().cloned());
         for tp in revoked {
             if let Some(state) = self.partitions.remove(&tp) {
                 if let Some(b) = state.batch {
@@ -380,9 +468,6 @@ impl Ingest {
         }
         let needs_start = self.partitions.get(&tp).is_none_or(|s| s.batch.is_none());
         if needs_start {
-            if !self.partitions.get(&tp).is_some_and(|s| s.warmed) {
-                self.warm_window(&tp, offset).await;
-            }
             let chain_ended = self.partitions.get(&tp).is_some_and(|s| s.chain_ended);
             let pending = if chain_ended {
                 None
@@ -415,14 +500,7 @@ impl Ingest {
         batch.last = offset;
         batch.bytes += payload.len();
         metrics.seen(&tp.0, tp.1, offset);
-        classifier.classify(
-            &mut state.seen,
-            &mut batch.rows,
-            (&tp, offset),
-            payload,
-            key,
-            Some(&metrics),
-        );
+        classifier.classify(&mut batch.rows, (&tp, offset), payload, key, Some(&metrics));
         let full = batch.must_end_at.map_or_else(
             || {
                 batch.rows.messages() >= self.config.batch_max_rows
@@ -434,39 +512,6 @@ impl Ingest {
             self.flush_partition(&tp).await?;
         }
         Ok(())
-    }
-
-    /// Loads the ids stored for the offsets just before `resume` into the
-    /// partition's dedup window (retrying while ClickHouse is down).
-    async fn warm_window(&mut self, tp: &Tp, resume: i64) {
-        let cap = self.config.dedup_window;
-        let mut attempt = 0;
-        let ids = loop {
-            if cap == 0 {
-                break Vec::new();
-            }
-            match self
-                .sink
-                .recent_ids(&tp.0, tp.1, resume - cap as i64, resume)
-                .await
-            {
-                Ok(ids) => break ids,
-                Err(e) => {
-                    tracing::warn!(error = %e, "clickhouse unavailable (dedup window); retrying");
-                    self.metrics.insert_failed();
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
-                }
-            }
-        };
-        let state = self.partitions.entry(tp.clone()).or_default();
-        for id in &ids {
-            state.seen.insert(*id, cap);
-        }
-        state.warmed = true;
-        if !ids.is_empty() {
-            tracing::info!(topic = %tp.0, partition = tp.1, ids = ids.len(), "dedup window loaded");
-        }
     }
 
     /// Looks up a batch written ahead at `first` but never committed.
@@ -584,7 +629,7 @@ impl Ingest {
             self.metrics.clone(),
             self.producer.clone(),
         );
-        let replay = self.replay.clone();
+        let replay = self.replayer.clone();
         let (dlq_topic, flag) = (self.config.dlq_topic.clone(), self.inflight_flag.clone());
         flag.set(true);
         self.inflight = Some(tokio::spawn(async move {
@@ -634,22 +679,15 @@ impl Ingest {
         self.inflight_flag.stored.lock().unwrap().clear();
         let mut tpl = TopicPartitionList::new();
         for (id, batch) in &work {
+            // (Rows inserted are counted by the store, without re-sends.)
             let rows = &batch.rows;
-            for (kind, n) in [
-                ("login", rows.logins.rows()),
-                ("registration", rows.registrations.rows()),
-                ("token", rows.tokens.rows()),
-                ("session", rows.sessions.rows()),
-                ("audit", rows.audits.rows()),
-            ] {
-                if n > 0 {
-                    self.metrics.inserted(kind, n as u64);
-                }
-            }
             self.metrics.batch(rows.messages());
             if self.owned.contains(&(id.topic.clone(), id.partition)) {
                 tpl.add_partition_offset(&id.topic, id.partition, Offset::Offset(id.last + 1))?;
                 self.metrics.committed(&id.topic, id.partition, id.last + 1);
+                if let Some(r) = self.replay.as_mut() {
+                    r.at.insert((id.topic.clone(), id.partition), id.last + 1);
+                }
             }
         }
         if tpl.count() > 0 {
@@ -661,49 +699,104 @@ impl Ingest {
         }
         Ok(())
     }
+}
 
-    /// Refreshes high watermarks off the poll task (ListOffsets is a
-    /// blocking request). Lag = max(high watermark, last offset seen + 1) −
-    /// committed offset: some tansu-family broker builds under-reported the
-    /// high watermark, so the offsets actually delivered bound it from below.
-    fn update_lag(&self) {
-        use std::sync::atomic::Ordering;
-        if self.probing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let owned: Vec<Tp> = self.owned.iter().cloned().collect();
-        let (consumer, metrics, probing) = (
-            self.consumer.clone(),
-            self.metrics.clone(),
-            self.probing.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            // A partition assigned when it was already caught up delivers
-            // nothing, so its committed offset comes from the broker.
-            let mut unknown = TopicPartitionList::new();
-            for (topic, partition) in &owned {
-                if !metrics.knows_committed(topic, *partition) {
-                    unknown.add_partition(topic, *partition);
-                }
+/// Aborts a task when dropped (the lag task ends with the consumer).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Measures lag apart from the poll loop: every 2 s it reads the broker's
+/// high watermarks (ListOffsets) of the partitions this member owns — and
+/// the group's committed offsets of those it has seen nothing from — with
+/// a Kafka client of its own, so lag keeps moving while the poll loop waits
+/// on a store. Lag = max(high watermark, last offset seen + 1) − committed
+/// offset (docs/delivery.md, "Lag").
+struct LagProbe {
+    consumer: BaseConsumer<DefaultConsumerContext>,
+    metrics: Arc<Metrics>,
+    owned: Arc<Mutex<HashSet<Tp>>>,
+}
+
+impl LagProbe {
+    fn start(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        owned: Arc<Mutex<HashSet<Tp>>>,
+    ) -> Result<tokio::task::JoinHandle<()>> {
+        // Same group id, never subscribed: it only reads offsets
+        // (OffsetFetch and ListOffsets need no group membership).
+        let consumer: BaseConsumer<DefaultConsumerContext> = config
+            .kafka_client()
+            .set("group.id", &config.group_id)
+            .set("enable.auto.commit", "false")
+            .create()?;
+        let probe = Arc::new(LagProbe {
+            consumer,
+            metrics,
+            owned,
+        });
+        Ok(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let p = probe.clone();
+                // The requests block: run them off the async workers.
+                let _ = tokio::task::spawn_blocking(move || p.probe()).await;
             }
-            if unknown.count() > 0 {
-                if let Ok(tpl) = consumer.committed_offsets(unknown, Duration::from_secs(2)) {
-                    for e in tpl.elements() {
-                        if let Offset::Offset(next) = e.offset() {
-                            metrics.committed_if_unknown(e.topic(), e.partition(), next);
-                        }
+        }))
+    }
+
+    fn probe(&self) {
+        let owned: Vec<Tp> = self.owned.lock().unwrap().iter().cloned().collect();
+        // A partition assigned when it was already caught up delivers
+        // nothing, so its committed offset comes from the broker.
+        let mut unknown = TopicPartitionList::new();
+        for (topic, partition) in &owned {
+            if !self.metrics.knows_committed(topic, *partition) {
+                unknown.add_partition(topic, *partition);
+            }
+        }
+        let mut committed = Vec::new();
+        if unknown.count() > 0 {
+            if let Ok(tpl) = self
+                .consumer
+                .committed_offsets(unknown, Duration::from_secs(2))
+            {
+                for e in tpl.elements() {
+                    if let Offset::Offset(next) = e.offset() {
+                        committed.push((e.topic().to_string(), e.partition(), next));
                     }
                 }
             }
-            for (topic, partition) in owned {
-                if let Ok((_, high)) =
-                    consumer.fetch_watermarks(&topic, partition, Duration::from_secs(2))
-                {
-                    metrics.high_watermark(&topic, partition, high);
-                }
+        }
+        let mut highs = Vec::new();
+        for (topic, partition) in owned {
+            if let Ok((_, high)) =
+                self.consumer
+                    .fetch_watermarks(&topic, partition, Duration::from_secs(2))
+            {
+                highs.push((topic, partition, high));
             }
-            probing.store(false, Ordering::Release);
-        });
+        }
+        // Publish only for partitions still owned (checked under the lock
+        // the rebalance handling forgets partitions under).
+        let owned = self.owned.lock().unwrap();
+        for (topic, partition, next) in committed {
+            if owned.contains(&(topic.clone(), partition)) {
+                self.metrics.committed_if_unknown(&topic, partition, next);
+            }
+        }
+        for (topic, partition, high) in highs {
+            if owned.contains(&(topic.clone(), partition)) {
+                self.metrics.high_watermark(&topic, partition, high);
+            }
+        }
     }
 }
 
@@ -804,7 +897,7 @@ async fn store_unit(sink: &Sink, metrics: &Metrics, replay: &Replay, unit: &Unit
         }
         let mut attempt = 0;
         let rows = loop {
-            match replay.rows(sink, member).await {
+            match replay.rows(member).await {
                 Ok(rows) => break rows,
                 Err(e) => {
                     metrics.insert_failed();
@@ -826,22 +919,31 @@ async fn store_unit(sink: &Sink, metrics: &Metrics, replay: &Replay, unit: &Unit
         })
         .collect();
     let mut attempt = 0;
-    while let Err(e) = sink.store(&unit.group, &parts, metrics).await {
-        metrics.insert_failed();
-        let first = &unit.group.members()[0];
-        tracing::warn!(error = %e, topic = %first.topic, partition = first.partition, first = first.first, members = unit.group.members().len(), attempt, "store failed; retrying");
-        tokio::time::sleep(backoff(attempt)).await;
-        attempt += 1;
+    let resends = loop {
+        match sink.store(&unit.group, &parts, metrics).await {
+            Ok(n) => break n,
+            Err(e) => {
+                metrics.insert_failed();
+                let first = &unit.group.members()[0];
+                tracing::warn!(error = %e, topic = %first.topic, partition = first.partition, first = first.first, members = unit.group.members().len(), attempt, "store failed; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    };
+    for _ in 0..resends {
+        metrics.duplicate();
     }
 }
 
 /// What becomes of one message: an event's rows, a dropped re-send, or a
 /// dead letter with its reason. The same for a member's own stream and for
 /// a group member read again, so a replay re-forms the same rows.
+/// Re-sends (an id already stored) are found at store time, over every
+/// partition and consumer group (`Sink::store`), not here.
 struct Classifier {
     clock: chrono::DateTime<Utc>,
     max_skew: Duration,
-    window: usize,
 }
 
 impl Classifier {
@@ -849,13 +951,11 @@ impl Classifier {
         Classifier {
             clock,
             max_skew: config.max_future_skew,
-            window: config.dedup_window,
         }
     }
 
     fn classify(
         &self,
-        seen: &mut DedupWindow,
         rows: &mut Rows,
         (tp, offset): (&Tp, i64),
         payload: Vec<u8>,
@@ -887,14 +987,9 @@ impl Classifier {
                         payload,
                         key,
                     ));
-                } else if seen.insert(event.id, self.window) {
+                } else {
                     count(&|m| m.consumed(event.body.kind()));
                     rows.push(&event, &tp.0, tp.1, offset);
-                } else {
-                    count(&|m| {
-                        m.consumed(event.body.kind());
-                        m.duplicate();
-                    });
                 }
             }
             Err(e) => {
@@ -920,26 +1015,15 @@ type Replayed = (i64, Vec<u8>, Vec<u8>);
 
 /// Reads a group member written ahead by another consumer (or for a
 /// partition this member does not own) again from the topic, to re-form
-/// the group's rows: the same offsets, classified from the same dedup
-/// window (the ids stored before the member's first offset).
+/// the group's rows: the same offsets, classified alike (re-sends are
+/// found when the group is stored).
 struct Replay {
     config: Config,
 }
 
 impl Replay {
-    async fn rows(&self, sink: &Sink, id: &BatchId) -> Result<Rows> {
+    async fn rows(&self, id: &BatchId) -> Result<Rows> {
         let classifier = Classifier::at(&self.config, Utc::now());
-        let window = classifier.window;
-        let mut seen = DedupWindow::default();
-        if window > 0 {
-            let from = id.first - window as i64;
-            for event_id in sink
-                .recent_ids(&id.topic, id.partition, from, id.first)
-                .await?
-            {
-                seen.insert(event_id, window);
-            }
-        }
         let (kafka, group_id, member) = (
             self.config.kafka_client(),
             self.config.group_id.clone(),
@@ -951,7 +1035,7 @@ impl Replay {
         let tp = (id.topic.clone(), id.partition);
         let mut rows = Rows::default();
         for (offset, payload, key) in messages {
-            classifier.classify(&mut seen, &mut rows, (&tp, offset), payload, key, None);
+            classifier.classify(&mut rows, (&tp, offset), payload, key, None);
         }
         tracing::info!(topic = %id.topic, partition = id.partition, first = id.first, last = id.last, rows = rows.messages(), "read a group member again from the topic");
         Ok(rows)

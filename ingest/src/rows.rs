@@ -71,6 +71,9 @@ const CHUNK: usize = 64 << 10;
 pub struct Encoded {
     chunks: Vec<Vec<u8>>,
     rows: usize,
+    /// Where each row starts: (chunk, byte offset). A row never spans
+    /// chunks; it ends where the next one starts or at its chunk's end.
+    starts: Vec<(u32, u32)>,
 }
 
 impl Encoded {
@@ -93,7 +96,28 @@ impl Encoded {
         if need_new {
             self.chunks.push(Vec::with_capacity(CHUNK));
         }
+        let chunk = self.chunks.len() - 1;
+        let start = self.chunks[chunk].len();
+        self.starts.push((chunk as u32, start as u32));
         Enc(self.chunks.last_mut().expect("a chunk was pushed"))
+    }
+
+    /// These rows without the rows numbered in `drop` (re-sends found at
+    /// store time), copied; the rows keep their order.
+    pub fn without(&self, drop: &std::collections::HashSet<usize>) -> Encoded {
+        let mut out = Encoded::default();
+        for (i, &(chunk, start)) in self.starts.iter().enumerate() {
+            if drop.contains(&i) {
+                continue;
+            }
+            let bytes = &self.chunks[chunk as usize];
+            let end = match self.starts.get(i + 1) {
+                Some(&(next_chunk, next)) if next_chunk == chunk => next as usize,
+                _ => bytes.len(),
+            };
+            out.row().0.extend_from_slice(&bytes[start as usize..end]);
+        }
+        out
     }
 
     /// The encoded rows, chunk by chunk, to send.
@@ -156,9 +180,27 @@ impl Enc<'_> {
     }
 }
 
+/// The raw tables, in the order of [`Rows::table`].
+pub const TABLES: [&Columns; 5] = [&LOGIN, &REGISTRATION, &TOKEN, &SESSION, &AUDIT];
+
+/// An accepted event of a batch: where its row is, for the re-send check at
+/// store time (docs/delivery.md, "Producer re-sends").
+#[derive(Clone, Copy)]
+pub struct Accepted {
+    pub id: Uuid,
+    pub offset: i64,
+    /// `occurred_at`, milliseconds (the claim's retention).
+    pub at_ms: i64,
+    /// Index into [`TABLES`] and the row's number in that table's buffer.
+    pub table: u8,
+    pub row: u32,
+}
+
 /// The rows of one batch, by destination table.
 #[derive(Default)]
 pub struct Rows {
+    /// Every accepted event, in offset order (the rows of `event_ids` too).
+    pub accepted: Vec<Accepted>,
     pub logins: Encoded,
     pub registrations: Encoded,
     pub tokens: Encoded,
@@ -172,6 +214,20 @@ impl Rows {
     /// Encodes an accepted event into its raw table, and its id (with the
     /// message's place in the topic) into `ingest_event_ids`.
     pub fn push(&mut self, e: &Event, topic: &str, partition: i32, offset: i64) {
+        let table: u8 = match &e.body {
+            Body::Login(_) => 0,
+            Body::Registration(_) => 1,
+            Body::Token(_) => 2,
+            Body::Session(_) => 3,
+            Body::Audit(_) => 4,
+        };
+        self.accepted.push(Accepted {
+            id: e.id,
+            offset,
+            at_ms: e.occurred_at.timestamp_millis(),
+            table,
+            row: self.table(table as usize).rows() as u32,
+        });
         self.event_ids
             .row()
             .str(topic)
@@ -268,6 +324,17 @@ impl Rows {
     pub fn accepted(&self) -> usize {
         self.event_ids.rows()
     }
+
+    /// The buffer of `TABLES[i]`.
+    pub fn table(&self, i: usize) -> &Encoded {
+        match i {
+            0 => &self.logins,
+            1 => &self.registrations,
+            2 => &self.tokens,
+            3 => &self.sessions,
+            _ => &self.audits,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +351,32 @@ mod tests {
         assert_eq!(&bytes[3..5], &[0xac, 0x02]);
         assert_eq!(bytes.len(), 3 + 2 + 300);
         assert_eq!(t.rows(), 1);
+    }
+
+    #[test]
+    fn without_drops_exactly_the_named_rows() {
+        let mut t = Encoded::default();
+        for i in 0..1000u32 {
+            t.row().u32(i).str(&"z".repeat(100 + (i as usize % 7)));
+        }
+        let drop: std::collections::HashSet<usize> = [0, 1, 500, 999].into();
+        let kept = t.without(&drop);
+        assert_eq!(kept.rows(), 996);
+        let bytes: Vec<u8> = kept.chunks().flat_map(|b| b.to_vec()).collect();
+        let mut at = 0;
+        let mut seen = Vec::new();
+        while at < bytes.len() {
+            let i = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+            let len = 100 + (i as usize % 7);
+            // length prefix of 100..106 is one LEB128 byte
+            assert_eq!(bytes[at + 4] as usize, len);
+            at += 5 + len;
+            seen.push(i);
+        }
+        let want: Vec<u32> = (0..1000)
+            .filter(|i| !drop.contains(&(*i as usize)))
+            .collect();
+        assert_eq!(seen, want);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The ClickHouse side of a batch: its write-ahead record, then one insert
 //! per destination table, each with a deterministic deduplication token.
 
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use clickhouse::{Client, Row};
@@ -92,6 +93,28 @@ struct BatchRecord<'a> {
 }
 
 #[derive(Row, Deserialize)]
+struct ClaimRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    event_id: uuid::Uuid,
+    topic: String,
+    partition: u32,
+    offset: u64,
+    store_key: String,
+}
+
+#[derive(Row, Serialize)]
+struct NewClaim<'a> {
+    #[serde(with = "clickhouse::serde::uuid")]
+    event_id: uuid::Uuid,
+    topic: &'a str,
+    partition: u32,
+    offset: u64,
+    /// DateTime64(3): milliseconds.
+    occurred_at: i64,
+    store_key: &'a str,
+}
+
+#[derive(Row, Deserialize)]
 struct Pending {
     last_offset: u64,
     members: String,
@@ -125,7 +148,12 @@ impl Sink {
         let client = client
             .with_database(database)
             .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
-            .with_setting("insert_deduplicate", "1");
+            .with_setting("insert_deduplicate", "1")
+            // A batch may hold events of every month the contract accepts
+            // (1970..2100, ~1560 monthly partitions); the default limit of
+            // 100 partitions per insert block made such a batch fail
+            // forever and stall its partition.
+            .with_setting("max_partitions_per_insert_block", "0");
         Sink {
             client,
             group: group.to_string(),
@@ -158,36 +186,14 @@ impl Sink {
         }))
     }
 
-    /// Event ids stored for offsets `[from, to)` of a partition, in offset
-    /// order.
-    pub async fn recent_ids(
-        &self,
-        topic: &str,
-        partition: i32,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<uuid::Uuid>> {
-        #[derive(Row, Deserialize)]
-        struct Id {
-            #[serde(with = "clickhouse::serde::uuid")]
-            event_id: uuid::Uuid,
-        }
-        let rows: Vec<Id> = self
-            .client
-            .query(include_str!("../sql/recent_ids.sql"))
-            .param("topic", topic)
-            .param("partition", partition as u32)
-            .param("from", from.max(0) as u64)
-            .param("to", to.max(0) as u64)
-            .fetch_all()
-            .await?;
-        Ok(rows.into_iter().map(|r| r.event_id).collect())
-    }
-
     /// Stores a group: the write-ahead record of every member first, then
-    /// one insert per table with the rows of all members (`parts`, in the
-    /// group's member order).
-    pub async fn store(&self, group: &GroupId, parts: &[&Rows], metrics: &Metrics) -> Result<()> {
+    /// the re-send check — the ids of the group's events (all of them, by
+    /// position) into `ingest_event_ids`, the claims already held on those
+    /// ids read back from `ingest_claims`, the claims of the events that are
+    /// not re-sends inserted — and only then one insert per raw table with
+    /// the rows of all members (`parts`, in the group's member order)
+    /// without the re-sends. Returns the number of re-sends dropped.
+    pub async fn store(&self, group: &GroupId, parts: &[&Rows], metrics: &Metrics) -> Result<u64> {
         let started = Instant::now();
         let members = if group.members().len() > 1 {
             group.key()
@@ -208,46 +214,186 @@ impl Sink {
                 .await?;
         }
         record.end().await?;
-        if let Some(table) = self
+        // Same messages, same rows: deduplicated by token on a replay.
+        self.encoded(group, &rows::EVENT_ID, parts, |r| &r.event_ids)
+            .await?;
+        let resends = self.resends(group, parts).await?;
+        let dropped: u64 = resends.iter().flatten().map(|d| d.len() as u64).sum();
+        // Filtered buffers, only where a part has re-sends in that table.
+        let filtered: Vec<[Option<Encoded>; 5]> = parts
+            .iter()
+            .zip(&resends)
+            .map(|(part, drop)| {
+                std::array::from_fn(|t| {
+                    (!drop[t].is_empty()).then(|| part.table(t).without(&drop[t]))
+                })
+            })
+            .collect();
+        let table = |p: usize, t: usize| -> &Encoded {
+            filtered[p][t].as_ref().unwrap_or_else(|| parts[p].table(t))
+        };
+        if let Some(name) = self
             .abort_after
             .as_deref()
             .filter(|_| group.members().len() > 1)
         {
-            match table {
-                "login_events" => {
-                    self.encoded(group, &rows::LOGIN, parts, |r| &r.logins)
-                        .await?
-                }
-                "token_events" => {
-                    self.encoded(group, &rows::TOKEN, parts, |r| &r.tokens)
-                        .await?
-                }
-                _ => {}
+            if let Some(t) = rows::TABLES.iter().position(|c| c.table == name) {
+                self.encoded_parts(group, rows::TABLES[t], parts.len(), |p| table(p, t))
+                    .await?;
             }
             tracing::error!(
-                table,
+                table = name,
                 members = group.members().len(),
                 "failpoint: aborting after a partial store"
             );
             std::process::abort();
         }
-        // The tables are independent: insert them concurrently. (The id
-        // table may land before the rows: a new owner only loads ids of
-        // offsets before its resume point, i.e. of committed batches.)
+        // The tables are independent: insert them concurrently.
         tokio::try_join!(
-            self.encoded(group, &rows::LOGIN, parts, |r| &r.logins),
-            self.encoded(group, &rows::REGISTRATION, parts, |r| &r.registrations),
-            self.encoded(group, &rows::TOKEN, parts, |r| &r.tokens),
-            self.encoded(group, &rows::SESSION, parts, |r| &r.sessions),
-            self.encoded(group, &rows::AUDIT, parts, |r| &r.audits),
+            self.encoded_parts(group, &rows::LOGIN, parts.len(), |p| table(p, 0)),
+            self.encoded_parts(group, &rows::REGISTRATION, parts.len(), |p| table(p, 1)),
+            self.encoded_parts(group, &rows::TOKEN, parts.len(), |p| table(p, 2)),
+            self.encoded_parts(group, &rows::SESSION, parts.len(), |p| table(p, 3)),
+            self.encoded_parts(group, &rows::AUDIT, parts.len(), |p| table(p, 4)),
             self.dead_letters(group, parts),
-            self.encoded(group, &rows::EVENT_ID, parts, |r| &r.event_ids),
         )?;
         metrics.record_insert(started.elapsed());
-        Ok(())
+        for (t, kind) in ["login", "registration", "token", "session", "audit"]
+            .into_iter()
+            .enumerate()
+        {
+            let n: usize = (0..parts.len()).map(|p| table(p, t).rows()).sum();
+            if n > 0 {
+                metrics.inserted(kind, n as u64);
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// Per part and raw table, the row numbers of the events that are
+    /// re-sends, after claiming the others in `ingest_claims`.
+    ///
+    /// An event (id X at topic/partition/offset p) is stored when no claim
+    /// on X exists, or when X's claim is this very group's at p (a crashed
+    /// group re-formed: its claims landed, maybe not all its rows). Any
+    /// other claim — another partition, an earlier offset, another consumer
+    /// group such as a replay — makes it a re-send. Within the group the
+    /// first occurrence (member order, then offset) wins. The verdicts of a
+    /// re-formed group are those of its first store: its claims land before
+    /// any of its rows, and claims only ever grow.
+    async fn resends(&self, group: &GroupId, parts: &[&Rows]) -> Result<Vec<[HashSet<usize>; 5]>> {
+        let mut out: Vec<[HashSet<usize>; 5]> = parts.iter().map(|_| Default::default()).collect();
+        if parts.iter().all(|p| p.accepted.is_empty()) {
+            return Ok(out);
+        }
+        let store_key = group.token(&self.group, "");
+        // Claims on the group's ids, found through the ids just written by
+        // position (ordered by topic, partition, offset: a range read).
+        let mut cond = Vec::new();
+        for (i, _) in group.members().iter().enumerate() {
+            cond.push(format!(
+                "(topic = {{t{i}:String}} AND partition = {{p{i}:UInt32}} AND offset BETWEEN {{f{i}:UInt64}} AND {{l{i}:UInt64}})"
+            ));
+        }
+        let sql = format!(
+            "SELECT event_id, topic, partition, offset, store_key FROM ingest_claims \
+             WHERE event_id IN (SELECT event_id FROM ingest_event_ids WHERE {})",
+            cond.join(" OR ")
+        );
+        let mut q = self.client.query(&sql);
+        for (i, m) in group.members().iter().enumerate() {
+            q = q
+                .param(&format!("t{i}"), &m.topic)
+                .param(&format!("p{i}"), m.partition as u32)
+                .param(&format!("f{i}"), m.first as u64)
+                .param(&format!("l{i}"), m.last as u64);
+        }
+        let found: Vec<ClaimRow> = q.fetch_all().await?;
+        let mut claims: HashMap<u128, Vec<ClaimRow>> = HashMap::new();
+        for c in found {
+            claims.entry(c.event_id.as_u128()).or_default().push(c);
+        }
+        let mut taken: HashSet<u128> = HashSet::new();
+        let mut new = Vec::new();
+        for (p, (member, part)) in group.members().iter().zip(parts).enumerate() {
+            for a in &part.accepted {
+                let id = a.id.as_u128();
+                let own = |c: &ClaimRow| {
+                    c.store_key == store_key
+                        && c.topic == member.topic
+                        && c.partition == member.partition as u32
+                        && c.offset == a.offset as u64
+                };
+                let keep = match claims.get(&id) {
+                    None => !taken.contains(&id),
+                    Some(cs) => cs.iter().any(own),
+                };
+                if keep {
+                    taken.insert(id);
+                    new.push(NewClaim {
+                        event_id: a.id,
+                        topic: &member.topic,
+                        partition: member.partition as u32,
+                        offset: a.offset as u64,
+                        occurred_at: a.at_ms,
+                        store_key: &store_key,
+                    });
+                } else {
+                    out[p][a.table as usize].insert(a.row as usize);
+                }
+            }
+        }
+        if !new.is_empty() {
+            let mut insert = self
+                .client
+                .insert::<NewClaim>("ingest_claims")
+                .await?
+                .with_setting(
+                    "insert_deduplication_token",
+                    group.token(&self.group, "ingest_claims"),
+                )
+                // One block, one part: a crash leaves all of a group's
+                // claims or none (the verdicts above rely on it).
+                .with_setting("max_insert_block_size", "1000000000")
+                .with_setting("min_insert_block_size_rows", "0")
+                .with_setting("min_insert_block_size_bytes", "0");
+            for c in &new {
+                insert.write(c).await?;
+            }
+            insert.end().await?;
+        }
+        Ok(out)
     }
 
     /// One insert of the members' RowBinary buffers into a raw table.
+    async fn encoded_parts<'a>(
+        &self,
+        group: &GroupId,
+        columns: &Columns,
+        n: usize,
+        rows: impl Fn(usize) -> &'a Encoded,
+    ) -> Result<()> {
+        if (0..n).all(|p| rows(p).rows() == 0) {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {} ({}) FORMAT RowBinary",
+            columns.table, columns.names
+        );
+        let mut insert = self.client.insert_formatted_with(sql).with_setting(
+            "insert_deduplication_token",
+            group.token(&self.group, columns.table),
+        );
+        for p in 0..n {
+            for chunk in rows(p).chunks() {
+                insert.send(chunk).await?;
+            }
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    /// One insert of the members' RowBinary buffers into a table.
     async fn encoded(
         &self,
         group: &GroupId,
@@ -275,9 +421,52 @@ impl Sink {
         Ok(())
     }
 
+    /// The group's dead letters, without those already recorded at the
+    /// same topic/partition/offset (by an operator replay or another
+    /// consumer group reading the same messages). A re-formed group finds
+    /// its own rows only if their single insert landed, and then inserts
+    /// nothing — the same outcome as its token.
     async fn dead_letters(&self, group: &GroupId, parts: &[&Rows]) -> Result<()> {
         const TABLE: &str = "dead_letters";
         if parts.iter().all(|p| p.dead_letters.is_empty()) {
+            return Ok(());
+        }
+        #[derive(Row, Deserialize)]
+        struct Pos {
+            topic: String,
+            partition: u32,
+            offset: u64,
+        }
+        let mut cond = Vec::new();
+        for (i, _) in group.members().iter().enumerate() {
+            cond.push(format!(
+                "(topic = {{t{i}:String}} AND partition = {{p{i}:UInt32}} AND offset BETWEEN {{f{i}:UInt64}} AND {{l{i}:UInt64}})"
+            ));
+        }
+        let sql = format!(
+            "SELECT topic, partition, offset FROM dead_letters WHERE {}",
+            cond.join(" OR ")
+        );
+        let mut q = self.client.query(&sql);
+        for (i, m) in group.members().iter().enumerate() {
+            q = q
+                .param(&format!("t{i}"), &m.topic)
+                .param(&format!("p{i}"), m.partition as u32)
+                .param(&format!("f{i}"), m.first as u64)
+                .param(&format!("l{i}"), m.last as u64);
+        }
+        let recorded: HashSet<(String, u32, u64)> = q
+            .fetch_all::<Pos>()
+            .await?
+            .into_iter()
+            .map(|p| (p.topic, p.partition, p.offset))
+            .collect();
+        let rows: Vec<&DeadLetterRow> = parts
+            .iter()
+            .flat_map(|p| &p.dead_letters)
+            .filter(|r| !recorded.contains(&(r.topic.clone(), r.partition, r.offset)))
+            .collect();
+        if rows.is_empty() {
             return Ok(());
         }
         let mut insert = self
@@ -288,7 +477,7 @@ impl Sink {
                 "insert_deduplication_token",
                 group.token(&self.group, TABLE),
             );
-        for row in parts.iter().flat_map(|p| &p.dead_letters) {
+        for row in rows {
             insert.write(row).await?;
         }
         insert.end().await?;

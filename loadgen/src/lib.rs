@@ -32,6 +32,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 pub use gen::{generate, Generator};
 pub use ids::{app_ids, client_id, login_id, org_ids, org_slug, user_id, MAX_APPS_PER_ORG};
 pub use oracle::{AppTotals, AuditEntry, Oracle, Totals};
+pub use poison::{hostile, HOSTILE_KINDS};
 
 /// Shape of the generated traffic. Everything is a pure function of this.
 #[derive(Debug, Clone, PartialEq)]

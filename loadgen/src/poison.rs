@@ -210,3 +210,144 @@ fn oversized(rng: &mut Rng, base: &Event) -> Vec<u8> {
     m.insert("debug_dump".into(), json!("x".repeat(pad)));
     serde_json::to_vec(&Value::Object(m)).unwrap_or_default()
 }
+
+/// Every kind of hostile message the attack suite sends
+/// (`deploy/local/attack/20-poison.sh`), with the reason code it must be
+/// dead-lettered with.
+pub const HOSTILE_KINDS: [(&str, &str); 14] = [
+    ("truncated", MALFORMED_JSON),
+    ("invalid_utf8", MALFORMED_JSON),
+    ("nul_in_string", MALFORMED_JSON),
+    ("nul_prefix", MALFORMED_JSON),
+    ("empty", MALFORMED_JSON),
+    ("nested_10000", CONTRACT_VIOLATION),
+    ("wrong_types", CONTRACT_VIOLATION),
+    ("duplicate_keys", CONTRACT_VIOLATION),
+    ("pre_1970", OUT_OF_RANGE),
+    ("year_1", OUT_OF_RANGE),
+    ("year_2100", OUT_OF_RANGE),
+    ("expires_pre_1970", OUT_OF_RANGE),
+    ("unknown_type", UNKNOWN_TYPE),
+    ("oversized", OVERSIZED),
+];
+
+pub(crate) const OUT_OF_RANGE: &str = "timestamp_out_of_range";
+
+/// Hostile message of kind `HOSTILE_KINDS[kind]` derived from the valid
+/// event `base`.
+pub fn hostile(seed: u64, kind: usize, base: &Event) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let rng = &mut rng;
+    let with = |field: &str, v: Value| {
+        let mut m = value(base);
+        m.insert(field.into(), v);
+        serde_json::to_vec(&Value::Object(m)).unwrap_or_default()
+    };
+    match HOSTILE_KINDS[kind % HOSTILE_KINDS.len()].0 {
+        "truncated" => {
+            let mut b = to_json(base);
+            b.truncate(1 + rng.index(b.len() - 1));
+            b
+        }
+        "invalid_utf8" => {
+            let mut b = to_json(base);
+            let at = 1 + rng.index(b.len() - 1);
+            b.insert(at, [0xFF, 0xC0, 0x80, 0xED][rng.index(4)]);
+            b
+        }
+        "nul_in_string" => {
+            let mut b = to_json(base);
+            let at = find(&b, b"\"slug\":\"").map_or(2, |i| i + 8);
+            b.insert(at, 0);
+            b
+        }
+        "nul_prefix" => {
+            let mut b = vec![0u8; 1 + rng.index(4)];
+            b.extend(to_json(base));
+            b
+        }
+        "empty" => Vec::new(),
+        "nested_10000" => {
+            // `data` nested 10 000 objects deep (in an unknown field the
+            // nesting is skipped, and the event is valid).
+            let mut m = value(base);
+            m.remove("data");
+            let mut b = serde_json::to_vec(&Value::Object(m)).unwrap_or_default();
+            b.pop();
+            b.extend_from_slice(b",\"data\":");
+            b.extend("{\"a\":".repeat(10_000).bytes());
+            b.extend_from_slice(b"1");
+            b.extend("}".repeat(10_000).bytes());
+            b.push(b'}');
+            b
+        }
+        "wrong_types" => match rng.index(4) {
+            0 => with("id", json!(42)),
+            1 => with("org", json!("acme")),
+            2 => with("occurred_at", json!(1_767_225_600)),
+            _ => with("data", json!("login")),
+        },
+        "duplicate_keys" => {
+            let mut b = to_json(base);
+            let at = find(&b, b"\"data\":{").map_or(1, |i| i + 8);
+            b.splice(at..at, b"\"k\":1,\"k\":2,".iter().copied());
+            let mut env = format!("{{\"type\":\"{}\",", base.body.kind()).into_bytes();
+            if rng.chance(0.5) {
+                // The envelope's own key twice.
+                env.extend_from_slice(&b[1..]);
+                env
+            } else {
+                // Inside data: a field the parser reads, twice.
+                let mut m = value(base);
+                let d = data(&mut m);
+                let (k, v) = d
+                    .iter()
+                    .next()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .unwrap_or_default();
+                let mut out = serde_json::to_vec(&Value::Object(m)).unwrap_or_default();
+                let at = find(&out, b"\"data\":{").map_or(1, |i| i + 8);
+                let dup = format!("{}:{},", json!(k), v);
+                out.splice(at..at, dup.bytes());
+                out
+            }
+        }
+        "pre_1970" => with(
+            "occurred_at",
+            json!(
+                [
+                    "1969-12-31T23:59:59.999Z",
+                    "1969-07-20T20:17:40Z",
+                    "1970-01-01T00:00:00Z"
+                ][rng.index(3)]
+            ),
+        ),
+        "year_1" => with(
+            "occurred_at",
+            json!(["0001-01-01T00:00:00Z", "1900-01-01T00:00:00Z"][rng.index(2)]),
+        ),
+        "year_2100" => with(
+            "occurred_at",
+            json!(
+                [
+                    "2100-01-01T00:00:00Z",
+                    "2106-02-07T06:28:16Z",
+                    "9999-12-31T23:59:59Z"
+                ][rng.index(3)]
+            ),
+        ),
+        "expires_pre_1970" => {
+            // A session created now that "expires" before 1970 (any other
+            // type: the envelope time instead).
+            let mut m = value(base);
+            if let Body::Session(_) = base.body {
+                data(&mut m).insert("expires_at".into(), json!("1969-12-31T23:00:00Z"));
+            } else {
+                m.insert("occurred_at".into(), json!("1960-05-01T00:00:00+02:00"));
+            }
+            serde_json::to_vec(&Value::Object(m)).unwrap_or_default()
+        }
+        "unknown_type" => unknown_type(rng, base),
+        _ => oversized(rng, base),
+    }
+}

@@ -40,6 +40,7 @@ const MIGRATIONS: &[Migration] = migrations![
     17 => "0017_snapshot_periods.sql",
     18 => "0018_monthly_active_snapshot.sql",
     19 => "0019_org_claims.sql",
+    20 => "0020_ingest_claims.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
@@ -174,12 +175,14 @@ async fn run_all(db: &Client, file: &'static str, sql: &str) -> Result<()> {
     Ok(())
 }
 
-/// Raw event tables with a retention TTL on event time.
-const RAW_WITH_TTL: [&str; 4] = [
+/// Raw event tables with a retention TTL on event time (and the re-send
+/// filter's claims, kept as long as the raw rows they stand for).
+const RAW_WITH_TTL: [&str; 5] = [
     "login_events",
     "registration_events",
     "token_events",
     "session_events",
+    "ingest_claims",
 ];
 
 /// Sets the raw-event retention (days of event time) of every raw table
@@ -195,6 +198,17 @@ pub async fn set_raw_retention(
         return Err(Error::InvalidArgument(
             "raw retention must be at least one day".into(),
         ));
+    }
+    // Longer would push the TTL of the latest accepted event time past
+    // DateTime's end (2106-02-07), where it wraps and the row is born
+    // expired (docs/events.md, "Time range").
+    // (authpulse_schemas::MAX_RAW_RETENTION_DAYS; this crate does not
+    // depend on the contract.)
+    let max = 2190;
+    if days > max {
+        return Err(Error::InvalidArgument(format!(
+            "raw retention of {days} days is longer than the maximum of {max} days"
+        )));
     }
     let db = server.clone().with_database(database);
     let on_cluster = cluster

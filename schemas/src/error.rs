@@ -17,25 +17,31 @@ pub enum ContractError {
     /// (`data.failure_reason: required when success is false`).
     #[error("contract violation: {0}")]
     Violation(String),
+    /// A well-formed timestamp outside [`crate::MIN_EVENT_TIME`,
+    /// `crate::MAX_EVENT_TIME`): the store cannot hold it exactly.
+    #[error("timestamp out of range: {0}")]
+    OutOfRange(String),
 }
 
 impl ContractError {
     /// Stable reason code: `oversized`, `malformed_json`, `unknown_type` or
-    /// `contract_violation`.
+    /// `contract_violation` or `timestamp_out_of_range`.
     pub fn code(&self) -> &'static str {
         match self {
             ContractError::Oversized { .. } => "oversized",
             ContractError::MalformedJson(_) => "malformed_json",
             ContractError::UnknownType(_) => "unknown_type",
             ContractError::Violation(_) => "contract_violation",
+            ContractError::OutOfRange(_) => "timestamp_out_of_range",
         }
     }
 
     /// Every code [`ContractError::code`] can return.
-    pub const CODES: [&'static str; 4] = [
+    pub const CODES: [&'static str; 5] = [
         "oversized",
         "malformed_json",
         "unknown_type",
         "contract_violation",
+        "timestamp_out_of_range",
     ];
 }

@@ -37,6 +37,23 @@ pub use parse::parse;
 /// [`ContractError::Oversized`] before any parsing.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 
+/// Earliest accepted `occurred_at` / `expires_at` (inclusive):
+/// 1970-01-02T00:00:00Z. ClickHouse's `Date` and `DateTime` (the rollups'
+/// buckets, TTLs) start at 1970-01-01 and wrap or clamp before it; a day
+/// later every report timezone's local date (offsets −12 h … +14 h) is on or
+/// after 1970-01-01 too.
+pub const MIN_EVENT_TIME: i64 = 86_400;
+
+/// First rejected `occurred_at` / `expires_at`: 2100-01-01T00:00:00Z. With
+/// raw retention of at most [`MAX_RAW_RETENTION_DAYS`] the TTL
+/// (`toDateTime(occurred_at) + retention`) stays below `DateTime`'s end
+/// (2106-02-07) instead of wrapping to the past.
+pub const MAX_EVENT_TIME: i64 = 4_102_444_800;
+
+/// Longest raw retention (days) that keeps the TTL of every accepted time
+/// inside `DateTime`'s range (see [`MAX_EVENT_TIME`]).
+pub const MAX_RAW_RETENTION_DAYS: u32 = 2190;
+
 /// Every valid envelope `type`, in the order of the [`Body`] variants.
 pub const EVENT_TYPES: [&str; 5] = ["login", "registration", "token", "session", "audit"];
 

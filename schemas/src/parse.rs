@@ -18,7 +18,7 @@ use crate::audit::{is_valid_action, is_valid_entity_type};
 use crate::model::{
     Audit, Body, Event, Login, Org, Registration, RegistrationAction, Session, SessionAction, Token,
 };
-use crate::{ContractError, MAX_EVENT_BYTES, TOKEN_TYPES};
+use crate::{ContractError, MAX_EVENT_BYTES, MAX_EVENT_TIME, MIN_EVENT_TIME, TOKEN_TYPES};
 
 /// Max `org.slug` length, in characters.
 pub(crate) const MAX_SLUG_CHARS: usize = 128;
@@ -533,7 +533,7 @@ fn uuid(raw: &RawValue, path: &str) -> Result<Uuid> {
 
 fn timestamp(raw: &RawValue, path: &str) -> Result<DateTime<Utc>> {
     let s = string(raw, path)?;
-    DateTime::parse_from_rfc3339(&s)
+    let t = DateTime::parse_from_rfc3339(&s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {
             violation(
@@ -543,7 +543,16 @@ fn timestamp(raw: &RawValue, path: &str) -> Result<DateTime<Utc>> {
                     quoted(&s)
                 ),
             )
-        })
+        })?;
+    // The store's time types cannot hold everything RFC 3339 can say:
+    // reject what they would wrap or clamp (docs/events.md, "Time range").
+    if !(MIN_EVENT_TIME..MAX_EVENT_TIME).contains(&t.timestamp()) {
+        return Err(ContractError::OutOfRange(format!(
+            "{path}: must be from 1970-01-02T00:00:00Z up to (not including) 2100-01-01T00:00:00Z, got {}",
+            quoted(&s)
+        )));
+    }
+    Ok(t)
 }
 
 fn ip_addr(raw: &RawValue, path: &str) -> Result<String> {

@@ -275,9 +275,66 @@ fn error_codes() {
             "oversized",
             "malformed_json",
             "unknown_type",
-            "contract_violation"
+            "contract_violation",
+            "timestamp_out_of_range"
         ]
     );
+}
+
+/// A token event at `at` (and a session created at `at` expiring at `exp`).
+fn at_time(at: &str) -> Vec<u8> {
+    format!(
+        r#"{{"id":"0b9d6c2e-8f1a-4c1e-9a57-3f2d1e0c4b5a","type":"token","occurred_at":"{at}",
+        "org":{{"id":"7f3e2a10-5b4c-4d8e-9f01-23456789abcd","slug":"acme"}},
+        "data":{{"grant_type":"refresh_token","token_type":"access_token","client_id":"web"}}}}"#
+    )
+    .into_bytes()
+}
+
+fn session_expiring(exp: &str) -> Vec<u8> {
+    format!(
+        r#"{{"id":"0b9d6c2e-8f1a-4c1e-9a57-3f2d1e0c4b5a","type":"session","occurred_at":"2026-01-01T00:00:00Z",
+        "org":{{"id":"7f3e2a10-5b4c-4d8e-9f01-23456789abcd","slug":"acme"}},
+        "data":{{"action":"created","session_id":"s","user_id":"7f3e2a10-5b4c-4d8e-9f01-23456789abcd","expires_at":"{exp}"}}}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn times_the_store_cannot_hold_are_out_of_range() {
+    // Pre-1970 times used to wrap (toDateTime: 2106) or clamp (1970-01-01)
+    // in ClickHouse; 2100 and later overflow the retention TTL.
+    for at in [
+        "1969-12-31T23:59:59.999Z",
+        "1970-01-01T00:00:00Z",
+        "1970-01-01T23:59:59.999Z",
+        "1970-01-02T05:00:00+06:00",
+        "1900-01-01T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "2100-01-01T00:00:00Z",
+        "2099-12-31T23:00:00-01:00",
+        "9999-12-31T23:59:59Z",
+    ] {
+        let e = parse(&at_time(at)).unwrap_err();
+        assert_eq!(e.code(), "timestamp_out_of_range", "{at}: {e}");
+        assert!(e.to_string().contains("occurred_at"), "{e}");
+        let e = parse(&session_expiring(at)).unwrap_err();
+        assert_eq!(e.code(), "timestamp_out_of_range", "{at}: {e}");
+        assert!(e.to_string().contains("data.expires_at"), "{e}");
+    }
+    for at in [
+        "1970-01-02T00:00:00Z",
+        "1970-01-01T19:00:00-05:00",
+        "2008-02-29T12:00:00Z",
+        "2099-12-31T23:59:59.999Z",
+    ] {
+        let e = parse(&at_time(at)).unwrap_or_else(|e| panic!("{at}: {e}"));
+        assert_eq!(
+            e.occurred_at,
+            chrono::DateTime::parse_from_rfc3339(at).unwrap()
+        );
+        parse(&session_expiring(at)).unwrap_or_else(|e| panic!("{at}: {e}"));
+    }
 }
 
 #[test]
