@@ -93,6 +93,10 @@ struct IngestArgs {
     /// Serve Prometheus metrics here.
     #[arg(long, env = "AUTHPULSE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Consumer group protocol: classic, or consumer (KIP-848, broker-side
+    /// assignment); see docs/delivery.md.
+    #[arg(long, env = "AUTHPULSE_GROUP_PROTOCOL", default_value = "classic")]
+    group_protocol: authpulse_ingest::GroupProtocol,
 }
 
 #[derive(Subcommand)]
@@ -243,6 +247,7 @@ fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_inge
         batch_max_bytes: a.batch_bytes,
         batch_max_wait: Duration::from_millis(a.batch_wait_ms),
         metrics_addr: a.metrics_listen,
+        group_protocol: a.group_protocol,
         ..authpulse_ingest::Config::default()
     }
 }

@@ -217,15 +217,21 @@ start() {
 # stop [N...]: SIGTERM to the nodes at once (a cluster node stopping last
 # would wait for a quorum that is gone), each then waited for by stop_pid.
 stop() {
-  local nodes=("$@") n
+  local nodes=("$@") n i pids=()
   [ "${#nodes[@]}" -gt 0 ] || mapfile -t nodes < <(seq 1 "$BROKER_NODES")
   for n in "${nodes[@]}"; do
     node "$n"
+    pids+=("$(cat "$PIDFILE" 2>/dev/null || true)")
     if pid_alive "$PIDFILE"; then kill -TERM "$(cat "$PIDFILE")" 2>/dev/null || true; fi
   done
-  for n in "${nodes[@]}"; do
-    node "$n"
-    stop_pid "$PIDFILE" "$(node_name)"
+  for i in "${!nodes[@]}"; do
+    node "${nodes[$i]}"
+    if [ -n "${pids[$i]}" ] && [ -f "$PIDFILE" ] && ! pid_alive "$PIDFILE"; then
+      rm -f "$PIDFILE"
+      log "$(node_name) stopped (pid ${pids[$i]})"
+    else
+      stop_pid "$PIDFILE" "$(node_name)"
+    fi
   done
 }
 

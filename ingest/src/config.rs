@@ -1,5 +1,8 @@
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
 
 /// Consumer settings. Defaults are what `authpulse ingest` uses unless told
 /// otherwise; batch limits were chosen by measurement (docs/benchmarks.md).
@@ -30,6 +33,59 @@ pub struct Config {
     pub max_future_skew: Duration,
     /// Ids remembered per partition to drop producer re-sends (0: off).
     pub dedup_window: usize,
+    /// How the consumer group assigns partitions (docs/delivery.md).
+    pub group_protocol: GroupProtocol,
+}
+
+/// The Kafka consumer group protocol. Kafka 4 serves both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup: the client picks the assignor and its session
+    /// timeout; every member stops for a rebalance.
+    Classic,
+    /// KIP-848: the broker assigns partitions and moves only those that
+    /// change owner; session timeout and heartbeat are the broker's
+    /// (group.consumer.*), and the client must not set them.
+    Consumer,
+}
+
+impl GroupProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupProtocol::Classic => "classic",
+            GroupProtocol::Consumer => "consumer",
+        }
+    }
+
+    /// Sets `group.protocol` and what goes with it on the group consumer.
+    pub fn configure(self, client: &mut ClientConfig) {
+        client.set("group.protocol", self.as_str());
+        if self == GroupProtocol::Classic {
+            client
+                .set("session.timeout.ms", "10000")
+                .set("heartbeat.interval.ms", "1000");
+        }
+    }
+}
+
+impl FromStr for GroupProtocol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "classic" => Ok(GroupProtocol::Classic),
+            "consumer" => Ok(GroupProtocol::Consumer),
+            other => Err(format!(
+                "unknown group protocol {other:?}: use classic or consumer"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for GroupProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Default for Config {
@@ -48,6 +104,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             max_future_skew: Duration::from_secs(24 * 3600),
             dedup_window: 200_000,
+            group_protocol: GroupProtocol::Classic,
         }
     }
 }

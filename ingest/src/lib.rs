@@ -10,6 +10,6 @@ mod metrics;
 mod rows;
 mod sink;
 
-pub use config::Config;
+pub use config::{Config, GroupProtocol};
 pub use consumer::run;
 pub use error::{Error, Result};
