@@ -90,13 +90,25 @@ fn sigkill_mid_batch_loses_and_duplicates_nothing() {
         // read only part of them, and the other way round.
         let members = if round % 2 == 1 { 2 } else { 1 };
         let mut children = Vec::new();
+        let mut round_logs = Vec::new();
         for m in 0..members {
             let log = format!("ingest-{round}-{m}.log");
             children.push(stack.spawn(INGEST, &log));
+            round_logs.push(log.clone());
             logs.push(log);
         }
+        // Wait until every member owns partitions: the killed members of
+        // the round before hold theirs until the group's session timeout
+        // (under group.protocol=consumer the broker's, 10 s in broker.sh).
+        eventually(Duration::from_secs(120), || {
+            round_logs
+                .iter()
+                .all(|l| stack.log(l).contains("partition assigned"))
+                .then_some(())
+        })
+        .unwrap_or_else(|| panic!("round {round}: members never got partitions"));
         // Let them get into the stream, then kill them wherever they are.
-        std::thread::sleep(Duration::from_millis(1500 + 400 * round));
+        std::thread::sleep(Duration::from_millis(1000 + 300 * round));
         for i in children {
             let pid = stack.child(i).id();
             let _ = std::process::Command::new("kill")
