@@ -94,7 +94,7 @@ struct IngestArgs {
     #[arg(long, env = "AUTHPULSE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
     /// Consumer group protocol: classic, or consumer (KIP-848, broker-side
-    /// assignment); see docs/delivery.md.
+    /// assignment; needs Kafka >= 4.0); see docs/delivery.md.
     #[arg(long, env = "AUTHPULSE_GROUP_PROTOCOL", default_value = "classic")]
     group_protocol: authpulse_ingest::GroupProtocol,
 }

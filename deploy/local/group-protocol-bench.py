@@ -140,8 +140,30 @@ def run(binary, protocol, events, rounds):
             if not done:
                 raise SystemExit(f"{protocol}: no assignment after the leave")
             leaves.append(max(done) - t_leave)
+        # A join while A drains a second stream: how long the two take to
+        # catch up, and how many open batches the rebalance threw away (they
+        # are read again by the next owner).
+        time.sleep(3)
+        t_load = time.time()
+        gen = subprocess.Popen([binary, "loadgen", "--brokers", st.brokers, "--events", str(events),
+                                "--seed", "43", "--quiet"], env=env, stdout=subprocess.DEVNULL)
+        time.sleep(3)
+        st.spawn(binary, args(1), "b-load.log", protocol)
+        gen.wait()
+        while True:
+            ms = [metrics(p) for p in ports]
+            if all(ms) and sum(m[2] for m in ms) == PARTITIONS \
+                    and sum(m[0] for m in ms) == 2 * events and sum(m[1] for m in ms) == 0:
+                break
+            if time.time() - t_load > 900:
+                raise SystemExit(f"{protocol}: drain with a join did not finish")
+            time.sleep(0.1)
+        loaded = time.time() - t_load
+        with open(f"{work}/a.log", errors="replace") as f:
+            dropped = sum(1 for line in f if "dropping uncommitted batch" in line)
         return {"protocol": protocol, "drain_s": drain, "events_per_s": events / drain,
-                "join_s": joins, "leave_s": leaves}
+                "join_s": joins, "leave_s": leaves, "join_under_load_s": loaded,
+                "dropped_batches": dropped}
     finally:
         st.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -160,7 +182,9 @@ def main():
               f"join settles in {', '.join(f'{x:.2f}' for x in r['join_s'])} s "
               f"(median {statistics.median(r['join_s']):.2f}); leave settles in "
               f"{', '.join(f'{x:.2f}' for x in r['leave_s'])} s "
-              f"(median {statistics.median(r['leave_s']):.2f})", flush=True)
+              f"(median {statistics.median(r['leave_s']):.2f}); a second stream with a join 3 s in "
+              f"drained in {r['join_under_load_s']:.1f} s, {r['dropped_batches']} open batches dropped "
+              f"by the first instance", flush=True)
 
 
 if __name__ == "__main__":

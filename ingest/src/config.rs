@@ -104,6 +104,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             max_future_skew: Duration::from_secs(24 * 3600),
             dedup_window: 200_000,
+            // Chosen by measurement and reach (docs/delivery.md).
             group_protocol: GroupProtocol::Classic,
         }
     }
