@@ -186,6 +186,10 @@ struct IngestArgs {
     /// (docs/delivery.md, "Replay").
     #[arg(long, value_parser = authpulse_ingest::ReplayFrom::parse)]
     replay_from: Option<authpulse_ingest::ReplayFrom>,
+    /// Consumer group protocol: classic, or consumer (KIP-848, broker-side
+    /// assignment; needs Kafka >= 4.0); see docs/delivery.md.
+    #[arg(long, env = "AUTHPULSE_GROUP_PROTOCOL", default_value = "classic")]
+    group_protocol: authpulse_ingest::GroupProtocol,
 }
 
 #[derive(Subcommand)]
@@ -360,6 +364,7 @@ fn ingest_config(store: &Store, kafka: &Kafka, a: &IngestArgs) -> authpulse_inge
         clickhouse: store.auth.clone(),
         max_future_skew: Duration::from_secs(a.max_future_skew_secs),
         replay_from: a.replay_from.clone(),
+        group_protocol: a.group_protocol,
         ..authpulse_ingest::Config::default()
     }
 }

@@ -90,25 +90,25 @@ fn sigkill_mid_batch_loses_and_duplicates_nothing() {
         // read only part of them, and the other way round.
         let members = if round % 2 == 1 { 2 } else { 1 };
         let mut children = Vec::new();
+        let mut round_logs = Vec::new();
         for m in 0..members {
             let log = format!("ingest-{round}-{m}.log");
             children.push(stack.spawn(INGEST, &log));
+            round_logs.push(log.clone());
             logs.push(log);
         }
-        // Let them get into the stream (joining the group takes seconds on a
-        // loaded machine), then kill them wherever they are.
-        let joined = eventually(Duration::from_secs(90), || {
-            let n = logs.len();
-            logs[n - members..]
+        // Wait until every member owns partitions: the killed members of
+        // the round before hold theirs until the group's session timeout
+        // (under group.protocol=consumer the broker's, 10 s in broker.sh).
+        eventually(Duration::from_secs(120), || {
+            round_logs
                 .iter()
                 .all(|l| stack.log(l).contains("partition assigned"))
                 .then_some(())
-        });
-        assert!(
-            joined.is_some(),
-            "round {round}: consumers never got partitions"
-        );
-        std::thread::sleep(Duration::from_millis(1500 + 400 * round));
+        })
+        .unwrap_or_else(|| panic!("round {round}: members never got partitions"));
+        // Let them get into the stream, then kill them wherever they are.
+        std::thread::sleep(Duration::from_millis(1000 + 300 * round));
         for i in children {
             let pid = stack.child(i).id();
             let _ = std::process::Command::new("kill")
@@ -504,5 +504,136 @@ fn sigterm_stores_and_commits_open_batches_and_exits_zero() {
     assert!(
         !stack.log("ingest-2.log").contains("re-forming"),
         "no batch was left uncommitted"
+    );
+}
+
+/// Produces `messages` in chunks from a thread while the test goes on
+/// (acks=all, idempotent: see `produce`); `sent` counts the chunks acked.
+fn produce_paced(
+    brokers: String,
+    messages: Vec<(String, Vec<u8>)>,
+    chunk: usize,
+    pause: Duration,
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for c in messages.chunks(chunk) {
+            produce(&brokers, "auth-events", c);
+            sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(pause);
+        }
+    })
+}
+
+fn messages_of(p: &Profile) -> (Oracle, Vec<(String, Vec<u8>)>) {
+    let mut oracle = Oracle::new();
+    let mut out = Vec::new();
+    for m in generate(p) {
+        oracle.observe(&m);
+        out.push((m.key.clone(), m.payload.clone()));
+    }
+    (oracle, out)
+}
+
+/// Waits until the stream is half produced and ingest has stored some of it.
+fn wait_mid_stream(stack: &Stack, sent: &std::sync::atomic::AtomicUsize, half: usize) {
+    eventually(Duration::from_secs(180), || {
+        (sent.load(std::sync::atomic::Ordering::SeqCst) >= half
+            && stored(stack).values().sum::<u64>() > 0)
+            .then_some(())
+    })
+    .expect("the stream is half produced and ingest stores it");
+}
+
+/// A three-node KRaft cluster, topics with three replicas and
+/// min.insync.replicas=2: the node leading every partition ingest consumes
+/// is SIGKILLed mid-stream and restarted later. Producers (acks=all,
+/// idempotent) and the one ingest instance carry on by themselves; raw rows,
+/// rollups and dead letters equal the oracle exactly.
+#[test]
+fn cluster_partition_leader_sigkill_mid_stream_is_exact() {
+    let mut stack = Stack::start_cluster("cluster", 3);
+    stack.create_topic_led_by("auth-events", 4, 2);
+    stack.create_topic("auth-events-dlq", 1);
+    stack.migrate("authpulse");
+    let leaders = stack.partition_leaders("auth-events");
+    let leader = leaders[&0];
+    assert!(
+        leader > 0 && leaders.values().all(|l| *l == leader),
+        "one node leads every partition: {leaders:?}"
+    );
+    let (oracle, messages) = messages_of(&profile(21, 24_000, 0.02, 0.005));
+    let chunks = messages.len().div_ceil(500);
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ingest = stack.spawn(INGEST, "ingest.log");
+    let producer = produce_paced(
+        stack.brokers(),
+        messages,
+        500,
+        Duration::from_millis(150),
+        sent.clone(),
+    );
+    wait_mid_stream(&stack, &sent, chunks / 3);
+
+    stack.kill_broker_node(leader);
+    let moved = eventually(Duration::from_secs(90), || {
+        let now = stack.partition_leaders("auth-events");
+        now.values().all(|l| *l > 0 && *l != leader).then_some(now)
+    });
+    assert!(
+        moved.is_some(),
+        "the surviving nodes took over every partition"
+    );
+    eprintln!("leaders after node {leader} died: {:?}", moved.unwrap());
+    // Consume and produce with a node down for a while (min ISR 2 of 3).
+    std::thread::sleep(Duration::from_secs(5));
+    stack.restart_broker_node(leader);
+    let rejoined = eventually(Duration::from_secs(120), || {
+        stack
+            .partition_isr("auth-events")
+            .values()
+            .all(|isr| isr.contains(&leader))
+            .then_some(())
+    });
+    assert!(
+        rejoined.is_some(),
+        "node {leader} caught up and rejoined every ISR: {:?}",
+        stack.partition_isr("auth-events")
+    );
+    producer.join().expect("producer thread");
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), chunks);
+    assert_exact(&stack, &oracle, &["ingest.log"]);
+    assert!(
+        stack.child(ingest).try_wait().unwrap().is_none(),
+        "the one ingest instance carried on by itself"
+    );
+}
+
+/// One node, SIGKILLed mid-stream and started again on the same data dir:
+/// the log is durable, producers retry, ingest reconnects; exact.
+#[test]
+fn single_broker_sigkill_restart_mid_stream_is_exact() {
+    let mut stack = start_stack("brokerkill", 3);
+    let (oracle, messages) = messages_of(&profile(22, 15_000, 0.02, 0.005));
+    let chunks = messages.len().div_ceil(500);
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ingest = stack.spawn(INGEST, "ingest.log");
+    let producer = produce_paced(
+        stack.brokers(),
+        messages,
+        500,
+        Duration::from_millis(150),
+        sent.clone(),
+    );
+    wait_mid_stream(&stack, &sent, chunks / 3);
+    stack.kill_broker_node(1);
+    std::thread::sleep(Duration::from_secs(3));
+    stack.broker_ctl("start");
+    producer.join().expect("producer thread");
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), chunks);
+    assert_exact(&stack, &oracle, &["ingest.log"]);
+    assert!(
+        stack.child(ingest).try_wait().unwrap().is_none(),
+        "ingest carried on by itself"
     );
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Command 2: run every test. Tests start and stop their own ClickHouse and
 # broker (through clickhouse.sh / broker.sh) on free ports under a temp dir.
+# The delivery tests (tests/e2e_ingest.rs) run a second time with ingest on
+# the other consumer group protocol (TEST_BOTH_PROTOCOLS=0 skips that run).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$AUTHPULSE_REPO"
@@ -8,11 +10,19 @@ bash deploy/local/install.sh
 # Deployment files (Grafana, compose, Kubernetes): no servers, seconds.
 "$AUTHPULSE_PYTHON" deploy/validate/validate.py
 # Server-backed tests are heavy on 2 cores: run test binaries' tests two at a time.
-cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" "$@"
-# The attack suite at CI size (chaos, poison, fuzz, ...: deploy/local/attack.sh),
-# a few minutes; its report goes to target/ so a test run does not rewrite
-# docs/reliability.md. SKIP_ATTACK=1 skips it.
+rc=0
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" "$@" || rc=$?
+if [ "${TEST_BOTH_PROTOCOLS:-1}" = 1 ]; then
+  # ingest's default is classic (docs/delivery.md, "Consumer group protocol").
+  log "delivery tests again with group.protocol=consumer (KIP-848)"
+  TEST_GROUP_PROTOCOL=consumer cargo test --test e2e_ingest --no-fail-fast \
+    -- --test-threads="${TEST_THREADS:-2}" "$@" || rc=$?
+fi
+# The attack suite at CI size (chaos, poison, fuzz, API: deploy/local/attack.sh);
+# its report goes to target/ so a test run does not rewrite docs/reliability.md.
+# SKIP_ATTACK=1 skips it.
 if [ "${SKIP_ATTACK:-0}" != 1 ]; then
   ATTACK_SIZE=ci ATTACK_DOC="${ATTACK_DOC:-$AUTHPULSE_REPO/target/reliability.md}" \
-    bash deploy/local/attack.sh
+    bash deploy/local/attack.sh || rc=$?
 fi
+exit "$rc"

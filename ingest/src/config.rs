@@ -1,5 +1,8 @@
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
 
 /// Consumer settings. Defaults are what `authpulse ingest` uses unless told
 /// otherwise; batch limits were chosen by measurement (docs/benchmarks.md).
@@ -38,6 +41,8 @@ pub struct Config {
     /// its own, storing only what was never stored, and exit when caught up
     /// with the end the topics had at start (docs/delivery.md, "Replay").
     pub replay_from: Option<ReplayFrom>,
+    /// How the consumer group assigns partitions (docs/delivery.md).
+    pub group_protocol: GroupProtocol,
 }
 
 impl Config {
@@ -91,6 +96,57 @@ impl ReplayFrom {
     }
 }
 
+/// The Kafka consumer group protocol. Kafka 4 serves both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup: the client picks the assignor and its session
+    /// timeout; every member stops for a rebalance.
+    Classic,
+    /// KIP-848: the broker assigns partitions and moves only those that
+    /// change owner; session timeout and heartbeat are the broker's
+    /// (group.consumer.*), and the client must not set them.
+    Consumer,
+}
+
+impl GroupProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupProtocol::Classic => "classic",
+            GroupProtocol::Consumer => "consumer",
+        }
+    }
+
+    /// Sets `group.protocol` and what goes with it on the group consumer.
+    pub fn configure(self, client: &mut ClientConfig) {
+        client.set("group.protocol", self.as_str());
+        if self == GroupProtocol::Classic {
+            client
+                .set("session.timeout.ms", "10000")
+                .set("heartbeat.interval.ms", "1000");
+        }
+    }
+}
+
+impl FromStr for GroupProtocol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "classic" => Ok(GroupProtocol::Classic),
+            "consumer" => Ok(GroupProtocol::Consumer),
+            other => Err(format!(
+                "unknown group protocol {other:?}: use classic or consumer"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for GroupProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -109,6 +165,8 @@ impl Default for Config {
             kafka: Default::default(),
             clickhouse: Default::default(),
             replay_from: None,
+            // Chosen by measurement and reach (docs/delivery.md).
+            group_protocol: GroupProtocol::Classic,
         }
     }
 }

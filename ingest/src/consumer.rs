@@ -293,15 +293,14 @@ impl Ingest {
     fn new(config: Config, metrics: Arc<Metrics>) -> Result<Ingest> {
         let changes = Arc::new(Mutex::new(Changes::default()));
         let inflight_flag = Arc::new(InFlight::default());
-        let consumer: StreamConsumer<Context> = config
-            .kafka_client()
+        let mut client = config.kafka_client();
+        config.group_protocol.configure(&mut client);
+        let consumer: StreamConsumer<Context> = client
             .set("group.id", &config.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000")
             // A store that retries while ClickHouse is down holds back new
             // stores (and so polling, once batches are full): allow that
             // long before the group evicts this member.
@@ -329,6 +328,8 @@ impl Ingest {
         consumer.subscribe(&topics)?;
         let producer: FutureProducer = config
             .kafka_producer()
+            // No second DLQ copy from a retry across a leader change.
+            .set("enable.idempotence", "true")
             .set("message.timeout.ms", "30000")
             .create()?;
         let sink = Sink::new(

@@ -10,6 +10,6 @@ pub mod metrics;
 mod rows;
 mod sink;
 
-pub use config::{Config, ReplayFrom};
+pub use config::{Config, GroupProtocol, ReplayFrom};
 pub use consumer::run;
 pub use error::{Error, Result};

@@ -352,7 +352,14 @@ const KAFKA_MVS: [(&str, &str, &str); 5] = [
 /// The Kafka engine DDL: Kafka table → MV → Null staging table (type, raw)
 /// → one parsing MV per raw table. The staging MVs exist before the Kafka
 /// MV that starts consumption, so no event type misses rows.
-pub fn kafka_engine_ddl(brokers: &str, group: &str, consumers: u32) -> Vec<String> {
+///
+/// Tuned the way the engine's users tune it for throughput: one consumer
+/// per partition, each with its own thread that parses and flushes its own
+/// blocks (kafka_thread_per_consumer; otherwise one thread serves them all
+/// in turn), blocks of `max_block` rows. ClickHouse caps consumers at its
+/// physical cores unless told otherwise; a partition without a consumer of
+/// its own would be the bottleneck, so the cap is lifted.
+pub fn kafka_engine_ddl(brokers: &str, group: &str, consumers: u32, max_block: u64) -> Vec<String> {
     let mut ddl =
         vec!["CREATE TABLE kafka_stage (type String, raw String) ENGINE = Null".to_string()];
     for (table, kind, select) in KAFKA_MVS {
@@ -365,7 +372,9 @@ pub fn kafka_engine_ddl(brokers: &str, group: &str, consumers: u32) -> Vec<Strin
         "CREATE TABLE kafka_src (raw String) ENGINE = Kafka SETTINGS \
          kafka_broker_list = '{brokers}', kafka_topic_list = '{TOPIC}', \
          kafka_group_name = '{group}', kafka_format = 'JSONAsString', \
-         kafka_num_consumers = {consumers}, kafka_flush_interval_ms = 500"
+         kafka_num_consumers = {consumers}, kafka_thread_per_consumer = 1, \
+         kafka_disable_num_consumers_limit = 1, kafka_max_block_size = {max_block}, \
+         kafka_flush_interval_ms = 500"
     ));
     ddl.push(
         "CREATE MATERIALIZED VIEW kafka_src_mv TO kafka_stage AS \
@@ -386,7 +395,11 @@ async fn kafka_engine(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result
         .clone()
         .unwrap_or_else(|| ctx.args.brokers.clone());
     let group = format!("bench-chkafka-{}", std::process::id());
-    let ddl = kafka_engine_ddl(&brokers, &group, ctx.args.kafka_consumers);
+    let consumers = match ctx.args.kafka_consumers {
+        0 => ctx.args.partitions as u32,
+        n => n,
+    };
+    let ddl = kafka_engine_ddl(&brokers, &group, consumers, ctx.args.kafka_max_block_size);
     let (start, last) = ddl.split_at(ddl.len() - 1);
     for s in start {
         if let Err(e) = ch.exec(Some(db), s).await {

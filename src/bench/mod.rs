@@ -93,9 +93,14 @@ pub struct BenchArgs {
     /// Distinct users active in one month for the MAU accuracy run.
     #[arg(long, default_value_t = 1_000_000)]
     pub mau_users: u64,
-    /// Consumers of the ClickHouse Kafka engine table (kafka_num_consumers).
-    #[arg(long, default_value_t = 1)]
+    /// Consumers of the ClickHouse Kafka engine table (kafka_num_consumers;
+    /// 0 = one per partition, as its users run it).
+    #[arg(long, default_value_t = 0)]
     pub kafka_consumers: u32,
+    /// Rows per block the Kafka engine flushes (kafka_max_block_size; default
+    /// authpulse's own per-partition batch, --batch-rows).
+    #[arg(long, default_value_t = 100_000)]
+    pub kafka_max_block_size: u64,
     /// PID of the ClickHouse server (CPU accounting).
     #[arg(long)]
     pub clickhouse_pid: Option<u32>,
@@ -195,6 +200,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ("raw_requests".into(), args.raw_requests.to_string()),
             ("fresh_secs".into(), args.fresh_secs.to_string()),
             ("mau_users".into(), args.mau_users.to_string()),
+            (
+                "kafka_engine".into(),
+                format!(
+                    "{} consumers (kafka_num_consumers), kafka_max_block_size {}",
+                    match args.kafka_consumers {
+                        0 => args.partitions as u32,
+                        n => n,
+                    },
+                    args.kafka_max_block_size
+                ),
+            ),
         ],
         ..Results::default()
     };

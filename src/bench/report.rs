@@ -695,8 +695,9 @@ const METHOD: &str = r#"
 ## Method
 
 Everything runs on one machine: a ClickHouse 26.9 server (chdb-core wheel)
-and the nisshi broker with memory storage, both started by
-`deploy/local/bench.sh` on free ports under a temp dir, plus the
+and an Apache Kafka 4.4 broker (KRaft, one node, from the Maven Central
+jars), both started by `deploy/local/bench.sh` on free ports under a temp
+dir, plus the
 `authpulse` release binary. Traffic comes from `authpulse-loadgen`
 (deterministic, multi-tenant, Zipf user activity, diurnal/weekly curve over
 the span, 2 % late events) and its `Oracle` gives the exact expected answers.
@@ -713,8 +714,12 @@ the span, 2 % late events) and its `Oracle` gives the exact expected answers.
    settings: 100 000 rows / 16 MiB / 500 ms per partition, the
    batches due together stored as one group; it validates every message,
    deduplicates ids and writes dedup tokens and a write-ahead batch record);
-   (b) ClickHouse's own Kafka table engine (`kafka_format =
-   'JSONAsString'`, `kafka_flush_interval_ms = 500`) → MV → a Null staging
+   (b) ClickHouse's own Kafka table engine tuned as its users tune it:
+   one consumer per partition (`kafka_num_consumers`, the core cap lifted
+   with `kafka_disable_num_consumers_limit`), a thread of its own for each
+   (`kafka_thread_per_consumer = 1`), `kafka_max_block_size = 100000` (the
+   rows of authpulse's own per-partition batch), `kafka_flush_interval_ms =
+   500`, `kafka_format = 'JSONAsString'` → MV → a Null staging
    table `(type, raw)` → one MV per raw table parsing with `JSONExtract*`;
    (c) the same rows as authpulse writes them, as JSONEachRow files, POSTed
    to `INSERT ... FORMAT JSONEachRow` one table after another — the store's
@@ -765,7 +770,7 @@ start`) and run `target/release/authpulse bench --clickhouse-url ...
 database to the current schema and measures it again.
 
 `bench.sh` installs what is missing (`deploy/local/install.sh`), builds the
-release binary, starts ClickHouse and a memory-storage broker on free ports
+release binary, starts ClickHouse and an Apache Kafka broker on free ports
 under a temp dir, runs `target/release/authpulse bench` with the arguments
 given, writes this file and the raw JSON (`BENCH_JSON`, default
 `target/bench.json`) and stops the servers by PID. `authpulse bench --help`

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod pipeline;
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 pub fn repo() -> PathBuf {
@@ -27,33 +29,63 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A ClickHouse server and a broker, owned by one test.
+/// A ClickHouse server and a broker (one node, or a KRaft cluster), owned
+/// by one test.
 pub struct Stack {
     pub dir: PathBuf,
     pub ch_http: u16,
     pub ch_tcp: u16,
+    /// The first (or only) broker node's client port.
     pub broker: u16,
+    /// Every broker node's client port; node N (its node.id) is `[N - 1]`.
+    pub broker_nodes: Vec<u16>,
     children: Vec<Child>,
+}
+
+/// The consumer group protocol the ingest instances of the tests use:
+/// TEST_GROUP_PROTOCOL (classic|consumer), else ingest's default.
+pub fn group_protocol() -> Option<String> {
+    std::env::var("TEST_GROUP_PROTOCOL")
+        .ok()
+        .filter(|p| !p.is_empty())
 }
 
 impl Stack {
     pub fn start(name: &str) -> Stack {
+        Stack::start_nodes(name, 1)
+    }
+
+    /// A ClickHouse server and a KRaft cluster of `nodes` brokers (topics
+    /// get replication factor 3, min.insync.replicas 2 when nodes >= 3).
+    pub fn start_cluster(name: &str, nodes: usize) -> Stack {
+        assert!(nodes > 1, "a cluster has more than one node");
+        Stack::start_nodes(name, nodes)
+    }
+
+    fn start_nodes(name: &str, nodes: usize) -> Stack {
         let dir = std::env::temp_dir().join(format!(
             "authpulse-test-{name}-{}-{}",
             std::process::id(),
             free_port()
         ));
         std::fs::create_dir_all(&dir).unwrap();
+        let broker_nodes: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
         let stack = Stack {
             dir,
             ch_http: free_port(),
             ch_tcp: free_port(),
-            broker: free_port(),
+            broker: broker_nodes[0],
+            broker_nodes,
             children: Vec::new(),
         };
         stack.clickhouse("start");
         stack.broker_ctl("start");
         stack
+    }
+
+    /// Replicas per topic partition: as broker.sh gives its own topics.
+    pub fn replication(&self) -> i32 {
+        self.broker_nodes.len().min(3) as i32
     }
 
     fn script(&self, script: &str, action: &str) -> Command {
@@ -65,6 +97,13 @@ impl Stack {
             .env("CH_DATA", self.dir.join("clickhouse"))
             .env("BROKER_PORT", self.broker.to_string())
             .env("BROKER_DATA", self.dir.join("broker"));
+        if self.broker_nodes.len() > 1 {
+            let ports: Vec<String> = self.broker_nodes.iter().map(u16::to_string).collect();
+            c.env("BROKER_NODES", self.broker_nodes.len().to_string())
+                .env("BROKER_PORTS", ports.join(","))
+                // Three JVMs next to ClickHouse on a small machine.
+                .env("BROKER_HEAP", "512m");
+        }
         c
     }
 
@@ -78,12 +117,79 @@ impl Stack {
         assert!(status.success(), "broker.sh {action} failed");
     }
 
+    /// `broker.sh ACTION N` for one node (start-node, stop-node, kill-node).
+    pub fn broker_node(&self, action: &str, node: i32) {
+        let status = self
+            .script("broker.sh", action)
+            .arg(node.to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "broker.sh {action} {node} failed");
+    }
+
+    /// SIGKILLs broker node `node` (its node.id) by PID.
+    pub fn kill_broker_node(&self, node: i32) {
+        self.broker_node("kill-node", node);
+    }
+
+    /// Starts broker node `node` again on its data dir and waits for it.
+    pub fn restart_broker_node(&self, node: i32) {
+        self.broker_node("start-node", node);
+    }
+
+    /// The leader (node.id) of each partition of `topic`, from the
+    /// cluster's metadata; -1 while a partition has none.
+    pub fn partition_leaders(&self, topic: &str) -> BTreeMap<i32, i32> {
+        let client: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .unwrap();
+        let md = client
+            .fetch_metadata(Some(topic), Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
+        let t = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .unwrap_or_else(|| panic!("no metadata for topic {topic}"));
+        t.partitions()
+            .iter()
+            .map(|p| (p.id(), p.leader()))
+            .collect()
+    }
+
+    /// The in-sync replicas (node.ids) of each partition of `topic`.
+    pub fn partition_isr(&self, topic: &str) -> BTreeMap<i32, Vec<i32>> {
+        let client: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .unwrap();
+        let md = client
+            .fetch_metadata(Some(topic), Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
+        md.topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .flat_map(|t| t.partitions())
+            .map(|p| {
+                let mut isr = p.isr().to_vec();
+                isr.sort_unstable();
+                (p.id(), isr)
+            })
+            .collect()
+    }
+
     pub fn ch_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ch_http)
     }
 
+    /// Bootstrap servers: every node.
     pub fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.broker)
+        self.broker_nodes
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Runs a query over ClickHouse HTTP and returns the TSV body.
@@ -115,6 +221,39 @@ impl Stack {
     }
 
     pub fn create_topic(&self, topic: &str, partitions: i32) {
+        let rf = self.replication();
+        self.create_topic_with(
+            NewTopic::new(topic, partitions, TopicReplication::Fixed(rf)),
+            partitions,
+        );
+    }
+
+    /// Creates a topic whose partitions all have node `leader` as their
+    /// preferred (first) replica, so one node leads every partition.
+    pub fn create_topic_led_by(&self, topic: &str, partitions: i32, leader: i32) {
+        let nodes = self.broker_nodes.len() as i32;
+        let replicas: Vec<Vec<i32>> = (0..partitions)
+            .map(|p| {
+                let mut r = vec![leader];
+                // The followers rotate so they share the follower load.
+                let others: Vec<i32> = (1..=nodes).filter(|n| *n != leader).collect();
+                for i in 0..(self.replication() - 1) as usize {
+                    r.push(others[(p as usize + i) % others.len()]);
+                }
+                r
+            })
+            .collect();
+        let slices: Vec<&[i32]> = replicas.iter().map(Vec::as_slice).collect();
+        self.create_topic_with(
+            NewTopic::new(topic, partitions, TopicReplication::Variable(&slices)),
+            partitions,
+        );
+    }
+
+    fn create_topic_with(&self, new: NewTopic<'_>, partitions: i32) {
+        // A cluster's topics survive a node: acks=all needs 2 of 3 replicas.
+        let min_isr = (self.replication() - 1).max(1).to_string();
+        let new = new.set("min.insync.replicas", &min_isr);
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", self.brokers())
             .create()
@@ -124,10 +263,7 @@ impl Stack {
             .build()
             .unwrap();
         let res = rt
-            .block_on(admin.create_topics(
-                &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-                &AdminOptions::new(),
-            ))
+            .block_on(admin.create_topics(&[new], &AdminOptions::new()))
             .unwrap();
         for r in res {
             match r {
@@ -164,6 +300,7 @@ impl Stack {
             .env("AUTHPULSE_CLICKHOUSE_URL", self.ch_url())
             .env("AUTHPULSE_BROKERS", self.brokers())
             .env("RUST_LOG", "info,rdkafka=warn")
+            .envs(group_protocol().map(|p| ("AUTHPULSE_GROUP_PROTOCOL", p)))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(out)
@@ -245,8 +382,12 @@ impl Stack {
 /// enqueued without waiting (send_result), so librdkafka batches them.
 pub fn produce(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
     use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    // acks=all with idempotence: a retry after a leader change neither
+    // loses nor duplicates a message, so the loadgen oracle stays exact.
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
         .set("message.timeout.ms", "120000")
         .set("linger.ms", "20")
         .set("queue.buffering.max.messages", "200000")
