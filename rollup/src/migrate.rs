@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = migrations![
     16 => "0016_ingest_store_groups.sql",
     17 => "0017_snapshot_periods.sql",
     18 => "0018_monthly_active_snapshot.sql",
+    21 => "0021_fresh_snapshots.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
