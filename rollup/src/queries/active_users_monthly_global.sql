@@ -8,7 +8,9 @@
 -- month merges its daily states only.
 WITH
     (SELECT max(as_of) FROM active_users_monthly_now WHERE tz = {tz:String}) AS snap_at,
-    greatest(toDate(toTimeZone(snap_at, {tz:String})) - 1, {cur_month:Date}) AS live_from
+    -- max(snapshot day - 1, month start), without Date underflow when
+    -- there is no snapshot yet (snap_at = 1970-01-01)
+    greatest(toDate(toTimeZone(snap_at, {tz:String})), {cur_month:Date} + 1) - 1 AS live_from
 SELECT interval, count
 FROM
 (
