@@ -346,6 +346,14 @@ pub async fn endpoint_freshness(
             &serde_json::json!({"sub": "bench", "scope": "openid jans_stat", "exp": Utc::now().timestamp() + 3600}),
         )
     );
+    // Org analytics need a member of the organization (an API key is not).
+    let member = format!(
+        "Bearer {}",
+        authpulse_api::auth::sign_hs256(
+            JWT_SECRET.as_bytes(),
+            &serde_json::json!({"sub": "bench", "exp": Utc::now().timestamp() + 3600, "orgs": { PROBE_SLUG: "Member" }}),
+        )
+    );
     type Marker = fn() -> Event;
     let probes: Vec<(&'static str, String, bool, Marker)> = vec![
         (
@@ -378,25 +386,20 @@ pub async fn endpoint_freshness(
             false,
             probe_registration,
         ),
-        ("org login-trends", org("login-trends"), false, probe_login),
+        ("org login-trends", org("login-trends"), true, probe_login),
         (
             "org logins-by-service",
             org("logins-by-service"),
-            false,
+            true,
             probe_login,
         ),
         (
             "org logins-by-provider",
             org("logins-by-provider"),
-            false,
+            true,
             probe_login,
         ),
-        (
-            "org recent-logins",
-            org("recent-logins"),
-            false,
-            probe_login,
-        ),
+        ("org recent-logins", org("recent-logins"), true, probe_login),
         ("Porta stats", "/api/admin/stats".into(), false, probe_login),
         (
             "Porta audit list",
@@ -420,7 +423,11 @@ pub async fn endpoint_freshness(
     let mut conn = Conn::new(base);
     let mut out = Vec::new();
     for (endpoint, path, jwt, marker) in probes {
-        let auth = if jwt { bearer.as_str() } else { KEY };
+        let auth = match (jwt, path.starts_with("/api/organizations/")) {
+            (false, _) => KEY,
+            (true, true) => member.as_str(),
+            (true, false) => bearer.as_str(),
+        };
         let before = match answer(&mut conn, &path, auth).await {
             Ok(b) => b,
             Err(e) => {
