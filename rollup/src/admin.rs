@@ -419,11 +419,16 @@ impl Store {
             .await?)
     }
 
-    /// Dashboard statistics from the snapshots (refreshed every 5–30 s):
-    /// entity status counts, active sessions, logins of the last 24 hours
-    /// and creations of the last 7 days (15-minute buckets, see
-    /// [`window_start`]).
+    /// Dashboard statistics: entity status counts and active sessions from
+    /// their snapshots (refreshed every 30 s); logins in exactly
+    /// (now − 24 h, now] and creations in exactly (now − 7 d, now], from the
+    /// activity snapshot plus a live delta since its watermark.
     pub async fn admin_stats(&self) -> Result<AdminStats> {
+        self.admin_stats_at(Utc::now()).await
+    }
+
+    /// [`Store::admin_stats`] with the activity windows ending at `now`.
+    pub async fn admin_stats_at(&self, now: DateTime<Utc>) -> Result<AdminStats> {
         // Three independent reads: run them at once (latency = the slowest).
         let counts = self
             .client
@@ -436,6 +441,7 @@ impl Store {
         let activity = self
             .client
             .query(include_str!("queries/admin/recent_activity.sql"))
+            .param("now_ms", now.timestamp_millis())
             .fetch_one::<Activity>();
         let (counts, sessions, activity) = tokio::try_join!(counts, sessions, activity)?;
         let mut entities: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();

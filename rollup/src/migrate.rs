@@ -41,6 +41,7 @@ const MIGRATIONS: &[Migration] = migrations![
     18 => "0018_monthly_active_snapshot.sql",
     19 => "0019_org_claims.sql",
     20 => "0020_ingest_claims.sql",
+    21 => "0021_fresh_snapshots.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");

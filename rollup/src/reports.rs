@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
@@ -247,9 +247,15 @@ impl Store {
                 .client
                 .query(include_str!("queries/active_users_daily.sql"))
                 .param("apps", apps),
-            Grain::Month if apps.is_empty() => self
-                .client
-                .query(include_str!("queries/active_users_monthly_global.sql")),
+            // Every application: past months finalized (0018), the
+            // current local month = snapshot state + live days (0021).
+            Grain::Month if apps.is_empty() => {
+                let today = Utc::now().with_timezone(&range.tz).date_naive();
+                let cur_month = today.with_day(1).unwrap_or(today);
+                self.client
+                    .query(include_str!("queries/active_users_monthly_global.sql"))
+                    .param("cur_month", cur_month.to_string())
+            }
             Grain::Month => self
                 .client
                 .query(include_str!("queries/active_users_monthly.sql"))
@@ -317,7 +323,7 @@ impl Store {
     /// Janssen statistics for the local months of `range`: MAU from merged
     /// sketch states, tokens per grant type and token type.
     pub async fn month_stats(&self, range: Range) -> Result<MonthStats> {
-        // The MAU report's query: months finalized every 10 s (0018).
+        // The MAU report's query: finalized past months, live current month.
         let mau = self.active_users(range, Grain::Month, &[]);
         let tokens = self
             .client

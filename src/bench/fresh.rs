@@ -29,6 +29,10 @@ pub struct FreshResult {
     /// CPU seconds during the paced traffic: consumer, api, ClickHouse, broker.
     pub cpu: [Option<f64>; 4],
     pub metrics: Option<String>,
+    /// Produce → changed answer of every report endpoint, after the paced
+    /// traffic (ingest idle, snapshot views on their own schedules).
+    pub endpoints: Vec<EndpointFresh>,
+    pub endpoints_error: Option<String>,
 }
 
 const POLL_EVERY: Duration = Duration::from_millis(50);
@@ -105,7 +109,8 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
     std::fs::write(
         &auth_path,
         serde_json::to_vec(&serde_json::json!({
-            "api_keys": [{ "key": KEY, "name": "bench", "scopes": ["*"] }]
+            "api_keys": [{ "key": KEY, "name": "bench", "scopes": ["*"] }],
+            "jwt": { "hs256_secrets": [JWT_SECRET] }
         }))?,
     )?;
     let metrics_port = free_port()?;
@@ -215,6 +220,12 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
     for i in 0..4 {
         used[i] = cpu0[i].zip(cpu1[i]).map(|(a, b)| b - a);
     }
+    // Every report endpoint, one marker event each, with the consumer
+    // still running.
+    let (endpoints, endpoints_error) = match endpoint_freshness(&base, &producer, &topic).await {
+        Ok(v) => (v, None),
+        Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+    };
     let consumer_peak_rss = peak_rss(ingest.pid());
     let metrics = super::ingest_metrics(metrics_port).await;
     ingest.terminate();
@@ -234,6 +245,8 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
         consumer_peak_rss,
         cpu: used,
         metrics,
+        endpoints,
+        endpoints_error,
     })
 }
 
@@ -245,4 +258,218 @@ fn cpu(ctx: &Ctx, ingest: &super::Child, api: &super::Child) -> [Option<f64>; 4]
         ch,
         broker,
     ]
+}
+
+/// Time from producing a marker event to the first changed answer of one
+/// report endpoint (`None`: unchanged after [`GIVE_UP`]).
+pub struct EndpointFresh {
+    pub endpoint: &'static str,
+    pub visible_after: Option<Duration>,
+}
+
+/// HS256 secret of the bench's auth config (Janssen stat takes a Bearer JWT).
+pub const JWT_SECRET: &str = "bench-freshness-hs256-secret-0123456789";
+
+const PROBE_ORG: u128 = 0xBE4C_1000;
+const PROBE_SLUG: &str = "bench-fresh-probe";
+const PROBE_APP: u128 = 0xBE4C_1001;
+const PROBE_ENTITY: &str = "bench-fresh-probe-client";
+
+fn probe_event(body: Body) -> Event {
+    Event {
+        id: Uuid::new_v4(),
+        occurred_at: Utc::now(),
+        org: Org {
+            id: Uuid::from_u128(PROBE_ORG),
+            slug: PROBE_SLUG.into(),
+        },
+        body,
+    }
+}
+
+/// A successful login of a user never seen before (changes every login and
+/// distinct-user figure).
+fn probe_login() -> Event {
+    let user = Uuid::new_v4();
+    probe_event(Body::Login(Login {
+        success: true,
+        failure_reason: None,
+        user_id: Some(user),
+        login_id: format!("{user}@probe.example"),
+        application_id: Uuid::from_u128(PROBE_APP),
+        application_name: Some("Freshness probe".into()),
+        provider: "password".into(),
+        ip: None,
+        user_agent: None,
+        session_id: None,
+    }))
+}
+
+fn probe_registration() -> Event {
+    probe_event(Body::Registration(authpulse_schemas::Registration {
+        action: authpulse_schemas::RegistrationAction::Registered,
+        user_id: Uuid::new_v4(),
+        application_id: Some(Uuid::from_u128(PROBE_APP)),
+        application_name: Some("Freshness probe".into()),
+    }))
+}
+
+fn probe_audit() -> Event {
+    probe_event(Body::Audit(authpulse_schemas::Audit {
+        action: "client.secret_generated".into(),
+        entity_type: "client".into(),
+        entity_id: PROBE_ENTITY.into(),
+        actor_id: Some("bench".into()),
+        actor_email: None,
+        organization_id: Some(Uuid::from_u128(PROBE_ORG).to_string()),
+        metadata: Default::default(),
+        ip_address: None,
+    }))
+}
+
+/// Every report endpoint with a marker event that must change its answer:
+/// reads the answer, produces the marker, polls until the answer differs.
+pub async fn endpoint_freshness(
+    base: &str,
+    producer: &FutureProducer,
+    topic: &str,
+) -> anyhow::Result<Vec<EndpointFresh>> {
+    let now = Utc::now().timestamp_millis();
+    let range = format!("start={}&end={}", now - 40 * 86_400_000, now + 3_600_000);
+    let app = Uuid::from_u128(PROBE_APP);
+    let org = |ep: &str| format!("/api/organizations/{PROBE_SLUG}/analytics/{ep}");
+    let month = Utc::now().format("%Y%m");
+    let bearer = format!(
+        "Bearer {}",
+        authpulse_api::auth::sign_hs256(
+            JWT_SECRET.as_bytes(),
+            &serde_json::json!({"sub": "bench", "scope": "openid jans_stat", "exp": Utc::now().timestamp() + 3600}),
+        )
+    );
+    // Org analytics need a member of the organization (an API key is not).
+    let member = format!(
+        "Bearer {}",
+        authpulse_api::auth::sign_hs256(
+            JWT_SECRET.as_bytes(),
+            &serde_json::json!({"sub": "bench", "exp": Utc::now().timestamp() + 3600, "orgs": { PROBE_SLUG: "Member" }}),
+        )
+    );
+    type Marker = fn() -> Event;
+    let probes: Vec<(&'static str, String, bool, Marker)> = vec![
+        (
+            "FusionAuth login",
+            format!("/api/report/login?{range}&applicationId={app}"),
+            false,
+            probe_login,
+        ),
+        (
+            "FusionAuth registration",
+            format!("/api/report/registration?{range}&applicationId={app}"),
+            false,
+            probe_registration,
+        ),
+        (
+            "FusionAuth DAU",
+            format!("/api/report/daily-active-users?{range}"),
+            false,
+            probe_login,
+        ),
+        (
+            "FusionAuth MAU",
+            format!("/api/report/monthly-active-users?{range}"),
+            false,
+            probe_login,
+        ),
+        (
+            "FusionAuth totals",
+            "/api/report/totals".into(),
+            false,
+            probe_registration,
+        ),
+        ("org login-trends", org("login-trends"), true, probe_login),
+        (
+            "org logins-by-service",
+            org("logins-by-service"),
+            true,
+            probe_login,
+        ),
+        (
+            "org logins-by-provider",
+            org("logins-by-provider"),
+            true,
+            probe_login,
+        ),
+        ("org recent-logins", org("recent-logins"), true, probe_login),
+        ("Porta stats", "/api/admin/stats".into(), false, probe_login),
+        (
+            "Porta audit list",
+            "/api/admin/audit?limit=5".into(),
+            false,
+            probe_audit,
+        ),
+        (
+            "Porta entity history",
+            format!("/api/admin/clients/{PROBE_ENTITY}/history?limit=5"),
+            false,
+            probe_audit,
+        ),
+        (
+            "Janssen stat",
+            format!("/jans-auth/restv1/internal/stat?month={month}"),
+            true,
+            probe_login,
+        ),
+    ];
+    let mut conn = Conn::new(base);
+    let mut out = Vec::new();
+    for (endpoint, path, jwt, marker) in probes {
+        let auth = match (jwt, path.starts_with("/api/organizations/")) {
+            (false, _) => KEY,
+            (true, true) => member.as_str(),
+            (true, false) => bearer.as_str(),
+        };
+        let before = match answer(&mut conn, &path, auth).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("freshness of {endpoint}: {e:#}");
+                out.push(EndpointFresh {
+                    endpoint,
+                    visible_after: None,
+                });
+                continue;
+            }
+        };
+        let e = marker();
+        let payload = to_json(&e);
+        let sent = Instant::now();
+        producer
+            .send(
+                FutureRecord::to(topic)
+                    .key(&e.id.to_string())
+                    .payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| anyhow::anyhow!("produce marker: {e}"))?;
+        let visible_after = loop {
+            if answer(&mut conn, &path, auth).await? != before {
+                break Some(sent.elapsed());
+            }
+            if sent.elapsed() > GIVE_UP {
+                break None;
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        };
+        out.push(EndpointFresh {
+            endpoint,
+            visible_after,
+        });
+    }
+    Ok(out)
+}
+
+async fn answer(conn: &mut Conn, path: &str, auth: &str) -> anyhow::Result<Vec<u8>> {
+    let r = conn.get(path, &[("Authorization", auth)]).await?;
+    anyhow::ensure!(r.status == 200, "{path}: HTTP {}: {}", r.status, r.text());
+    Ok(r.body)
 }

@@ -56,6 +56,11 @@ pub fn json(r: &Results) -> Value {
             "consumer_peak_rss_bytes": f.consumer_peak_rss,
             "consumer_metrics": f.metrics,
             "cpu_seconds": {"consumer": f.cpu[0], "api": f.cpu[1], "clickhouse": f.cpu[2], "broker": f.cpu[3]},
+            "endpoints": f.endpoints.iter().map(|e| json!({
+                "endpoint": e.endpoint,
+                "visible_ms": e.visible_after.map(|d| d.as_secs_f64() * 1000.0),
+            })).collect::<Vec<_>>(),
+            "endpoints_error": f.endpoints_error,
         })),
         "mau": r.mau.as_ref().map(|m| json!({
             "month": m.month, "users": m.users, "rows": m.rows, "exact": m.exact,
@@ -398,6 +403,24 @@ pub fn markdown(r: &Results) -> String {
                     "| produce → visible in the login report | p50 {:.0} ms | p99 {:.0} ms | max {:.0} ms |\n|---|---|---|---|\n",
                     s.p50_ms, s.p99_ms, s.max_ms
                 );
+            }
+            if !f.endpoints.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "Every report endpoint after the paced traffic: one marker event each, \
+                     produce → first changed answer (snapshot views on their own schedules).\n\n\
+                     | endpoint | produce → visible |\n|---|---|"
+                );
+                for e in &f.endpoints {
+                    let v = e.visible_after.map_or("not within 30 s".to_string(), |d| {
+                        format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+                    });
+                    let _ = writeln!(o, "| {} | {v} |", e.endpoint);
+                }
+                let _ = writeln!(o);
+            }
+            if let Some(e) = &f.endpoints_error {
+                let _ = writeln!(o, "Endpoint freshness failed: {e}.\n");
             }
             if let Some(rss) = mb(f.consumer_peak_rss) {
                 let _ = writeln!(o, "Consumer peak RSS during this run: {rss:.0} MiB.\n");
