@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use authpulse_loadgen::{generate, hostile, Message, MessageKind, Oracle, Profile, HOSTILE_KINDS};
 use chrono::{TimeZone, Utc};
-use common::pipeline::{count, expected, rollup_sums, stored};
+use common::pipeline::{count, dead_letters_by_reason, expected, rollup_sums, stored};
 use common::*;
 
 struct Size {
@@ -70,18 +70,6 @@ fn profile(seed: u64, events: u64, duplicates: f64, poison: f64) -> Profile {
         late_fraction: 0.05,
         ..Profile::default()
     }
-}
-
-fn dead_letters_by_reason(stack: &Stack) -> BTreeMap<String, u64> {
-    stack
-        .query("SELECT reason, count() FROM authpulse.dead_letters GROUP BY reason ORDER BY reason")
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (r, n) = l.split_once('\t').unwrap();
-            (r.to_string(), n.parse().unwrap())
-        })
-        .collect()
 }
 
 fn expected_rollups(o: &Oracle) -> BTreeMap<&'static str, u64> {

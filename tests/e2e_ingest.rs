@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use authpulse_loadgen::{generate, MessageKind, Oracle, Profile};
 use chrono::{TimeZone, Utc};
-use common::pipeline::{count, expected, produce_stream, rollup_sums, stored, wait_ingested};
+use common::pipeline::{
+    count, dead_letters_by_reason, expected, produce_stream, rollup_sums, stored, wait_ingested,
+};
 use common::*;
 
 fn profile(seed: u64, events: u64, duplicates: f64, poison: f64) -> Profile {
@@ -34,18 +36,6 @@ fn expected_rollups(o: &Oracle) -> BTreeMap<&'static str, u64> {
     ["login", "registration", "token", "audit"]
         .into_iter()
         .map(|k| (k, by.get(k).copied().unwrap_or(0)))
-        .collect()
-}
-
-fn dead_letters_by_reason(stack: &Stack) -> BTreeMap<String, u64> {
-    stack
-        .query("SELECT reason, count() FROM authpulse.dead_letters GROUP BY reason ORDER BY reason")
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (r, n) = l.split_once('\t').unwrap();
-            (r.to_string(), n.parse().unwrap())
-        })
         .collect()
 }
 

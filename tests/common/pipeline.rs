@@ -139,3 +139,16 @@ pub fn load(stack: &mut Stack, p: &Profile) -> Oracle {
     wait_ingested(stack, &oracle, &["ingest.log"]);
     oracle
 }
+
+/// Dead letters stored in ClickHouse, counted by reason.
+pub fn dead_letters_by_reason(stack: &Stack) -> BTreeMap<String, u64> {
+    stack
+        .query("SELECT reason, count() FROM authpulse.dead_letters GROUP BY reason ORDER BY reason")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (r, n) = l.split_once('\t').unwrap();
+            (r.to_string(), n.parse().unwrap())
+        })
+        .collect()
+}
