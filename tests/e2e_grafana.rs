@@ -286,11 +286,11 @@ fn dashboards_run_on_loadgen_data_and_agree_with_the_api() {
     let org = stack
         .query_in(
             "authpulse",
-            "SELECT org_slug FROM org_slugs ORDER BY org_slug LIMIT 1",
+            "SELECT org_slug FROM org_owned_slugs ORDER BY org_slug LIMIT 1",
         )
         .trim()
         .to_string();
-    let app_sql = "SELECT DISTINCT application_name FROM application_names WHERE '${org}' = '__all' OR org_id IN (SELECT org_id FROM org_slugs WHERE org_slug = '${org}') ORDER BY application_name";
+    let app_sql = "SELECT DISTINCT application_name FROM application_names WHERE '${org}' = '__all' OR org_id IN (SELECT org_id FROM org_owned_slugs WHERE org_slug = '${org}') ORDER BY application_name";
     let dash: Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("deploy/grafana/dashboards/authpulse-overview.json"))
             .unwrap(),
@@ -391,7 +391,7 @@ fn dashboards_run_on_loadgen_data_and_agree_with_the_api() {
     let failed: u64 = rows.iter().map(|r| num(&r["failed"])).sum();
     let orgs = stack.query_in(
         "authpulse",
-        "SELECT DISTINCT toString(org_id) FROM org_slugs",
+        "SELECT DISTINCT toString(org_id) FROM org_owned_slugs",
     );
     let oracle_failed: u64 = orgs
         .lines()
@@ -497,7 +497,7 @@ fn dashboards_run_on_loadgen_data_and_agree_with_the_api() {
         ),
         api_reg
     );
-    let slugs = stack.query_in("authpulse", "SELECT DISTINCT org_slug FROM org_slugs");
+    let slugs = stack.query_in("authpulse", "SELECT DISTINCT org_slug FROM org_owned_slugs");
     let mut per_org: BTreeMap<i64, u64> = BTreeMap::new();
     for slug in slugs.lines() {
         for (h, n) in series(

@@ -42,6 +42,7 @@ const MIGRATIONS: &[Migration] = migrations![
     19 => "0019_org_claims.sql",
     20 => "0020_ingest_claims.sql",
     21 => "0021_fresh_snapshots.sql",
+    22 => "0022_org_owned_slugs.sql",
 ];
 
 const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
