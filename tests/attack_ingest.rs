@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use authpulse_loadgen::{generate, hostile, Message, MessageKind, Oracle, Profile, HOSTILE_KINDS};
 use chrono::{TimeZone, Utc};
-use common::pipeline::{count, dead_letters_by_reason, expected, rollup_sums, stored};
+use common::pipeline::{
+    count, dead_letters_by_reason, expected, expected_rollups, rollup_sums, stored,
+};
 use common::*;
 
 struct Size {
@@ -70,14 +72,6 @@ fn profile(seed: u64, events: u64, duplicates: f64, poison: f64) -> Profile {
         late_fraction: 0.05,
         ..Profile::default()
     }
-}
-
-fn expected_rollups(o: &Oracle) -> BTreeMap<&'static str, u64> {
-    let by = o.events_by_type();
-    ["login", "registration", "token", "audit"]
-        .into_iter()
-        .map(|k| (k, by.get(k).copied().unwrap_or(0)))
-        .collect()
 }
 
 fn inserting(stack: &Stack) -> u64 {

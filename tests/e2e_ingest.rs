@@ -11,7 +11,8 @@ use std::time::Duration;
 use authpulse_loadgen::{generate, MessageKind, Oracle, Profile};
 use chrono::{TimeZone, Utc};
 use common::pipeline::{
-    count, dead_letters_by_reason, expected, produce_stream, rollup_sums, stored, wait_ingested,
+    count, dead_letters_by_reason, expected, expected_rollups, produce_stream, rollup_sums, stored,
+    wait_ingested,
 };
 use common::*;
 
@@ -29,14 +30,6 @@ fn profile(seed: u64, events: u64, duplicates: f64, poison: f64) -> Profile {
         late_fraction: 0.05,
         ..Profile::default()
     }
-}
-
-fn expected_rollups(o: &Oracle) -> BTreeMap<&'static str, u64> {
-    let by = o.events_by_type();
-    ["login", "registration", "token", "audit"]
-        .into_iter()
-        .map(|k| (k, by.get(k).copied().unwrap_or(0)))
-        .collect()
 }
 
 /// Waits until the raw tables hold what the oracle expects (never more),

@@ -152,3 +152,12 @@ pub fn dead_letters_by_reason(stack: &Stack) -> BTreeMap<String, u64> {
         })
         .collect()
 }
+
+/// Events per rollup family the oracle expects (the 15-minute rollups' sums).
+pub fn expected_rollups(o: &Oracle) -> BTreeMap<&'static str, u64> {
+    let by = o.events_by_type();
+    ["login", "registration", "token", "audit"]
+        .into_iter()
+        .map(|k| (k, by.get(k).copied().unwrap_or(0)))
+        .collect()
+}
