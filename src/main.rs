@@ -330,17 +330,17 @@ async fn config(action: ConfigAction) -> anyhow::Result<()> {
             println!("{key} = {value}");
         }
         ConfigAction::Get { store, key } => {
-            if !authpulse_rollup::CONFIG_KEYS.contains(&key.as_str()) {
+            if !authpulse_store::CONFIG_KEYS.contains(&key.as_str()) {
                 anyhow::bail!(
                     "unknown configuration key {key:?} (known: {})",
-                    authpulse_rollup::CONFIG_KEYS.join(", ")
+                    authpulse_store::CONFIG_KEYS.join(", ")
                 );
             }
             match store_for(&store)?.config_get(&key).await? {
                 Some(v) => println!("{v}"),
                 None => {
                     eprintln!("{key} is not set; using the default");
-                    println!("{}", authpulse_rollup::DEFAULT_AUDIT_RETENTION_DAYS);
+                    println!("{}", authpulse_store::DEFAULT_AUDIT_RETENTION_DAYS);
                 }
             }
         }
@@ -377,7 +377,7 @@ fn api_config(a: &ApiArgs) -> anyhow::Result<authpulse_api::Config> {
         None => authpulse_api::Authenticator::with_api_keys(&a.api_keys),
     };
     let mut config = authpulse_api::Config::new(auth);
-    config.report_tz = authpulse_rollup::parse_tz(&a.report_tz)?;
+    config.report_tz = authpulse_store::parse_tz(&a.report_tz)?;
     config.stat_scope = a.stat_scope.clone();
     config.stat_cache_ttl = Duration::from_secs(a.stat_cache_secs);
     config.request_timeout = Duration::from_secs(a.request_timeout_secs);
@@ -396,12 +396,12 @@ fn api_config(a: &ApiArgs) -> anyhow::Result<authpulse_api::Config> {
 fn zones(names: &[String]) -> anyhow::Result<Vec<chrono_tz::Tz>> {
     Ok(names
         .iter()
-        .map(|n| authpulse_rollup::parse_tz(n.trim()))
+        .map(|n| authpulse_store::parse_tz(n.trim()))
         .collect::<Result<_, _>>()?)
 }
 
-fn store_for(s: &Store) -> anyhow::Result<authpulse_rollup::Store> {
-    Ok(authpulse_rollup::Store::new(
+fn store_for(s: &Store) -> anyhow::Result<authpulse_store::Store> {
+    Ok(authpulse_store::Store::new(
         s.client()?.with_database(&s.database),
     ))
 }
@@ -464,7 +464,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if print {
                 let ddl = match &cluster {
                     Some(c) => {
-                        authpulse_rollup::cluster_ddl(c, &store.database, &zones(&timezones)?)
+                        authpulse_store::cluster_ddl(c, &store.database, &zones(&timezones)?)
                     }
                     None => anyhow::bail!("--print renders cluster DDL: give --cluster NAME"),
                 };
@@ -472,7 +472,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 return Ok(());
             }
             let client = store.checked_client().await?;
-            let report = authpulse_rollup::migrate(
+            let report = authpulse_store::migrate(
                 &client,
                 &store.database,
                 &zones(&timezones)?,
@@ -486,7 +486,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 report.zones_added
             );
             if let Some(days) = raw_retention_days {
-                authpulse_rollup::set_raw_retention(
+                authpulse_store::set_raw_retention(
                     &client,
                     &store.database,
                     days,
@@ -520,7 +520,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             authpulse_api::serve(
                 listener,
                 config,
-                authpulse_rollup::Store::new(client.with_database(&store.database)),
+                authpulse_store::Store::new(client.with_database(&store.database)),
                 shutdown_signal(),
             )
             .await?;
@@ -568,7 +568,7 @@ async fn up(
 ) -> anyhow::Result<()> {
     let client = store.checked_client().await?;
     kafka.check().await?;
-    let report = authpulse_rollup::migrate(
+    let report = authpulse_store::migrate(
         &client,
         &store.database,
         &zones(std::slice::from_ref(&api.report_tz))?,
@@ -705,7 +705,7 @@ async fn sketch(action: SketchAction) -> anyhow::Result<()> {
             scope,
             out,
         } => {
-            let tz = authpulse_rollup::parse_tz(&tz)?;
+            let tz = authpulse_store::parse_tz(&tz)?;
             let bad = || anyhow::anyhow!("--month must be yyyyMM, not {month:?}");
             let (y, m) = (
                 month
@@ -717,7 +717,7 @@ async fn sketch(action: SketchAction) -> anyhow::Result<()> {
                     .and_then(|m| m.parse::<u32>().ok())
                     .ok_or_else(bad)?,
             );
-            let range = authpulse_rollup::Range::months(tz, (y, m), (y, m))?;
+            let range = authpulse_store::Range::months(tz, (y, m), (y, m))?;
             let s = store_for(&store)?
                 .export_month_sketch(range, &scope)
                 .await?;
@@ -736,11 +736,11 @@ async fn sketch(action: SketchAction) -> anyhow::Result<()> {
                 .iter()
                 .map(|f| {
                     let text = std::fs::read_to_string(f)?;
-                    authpulse_rollup::PortableSketch::from_json(&text)
+                    authpulse_store::PortableSketch::from_json(&text)
                         .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let u = authpulse_rollup::union_sketches(&sketches)?;
+            let u = authpulse_store::union_sketches(&sketches)?;
             if let Some(out) = out {
                 std::fs::write(out, u.to_json())?;
             }

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use authpulse_loadgen::{app_ids, org_ids, Oracle, Profile};
-use authpulse_rollup::{Grain, IntervalCount, LoginFilter, Range, Store};
+use authpulse_store::{Grain, IntervalCount, LoginFilter, Range, Store};
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use common::pipeline::{load, start_stack};
@@ -230,7 +230,7 @@ impl Fixture {
 fn rollups_equal_the_oracle_in_three_timezones_and_outlive_raw_data() {
     // Migrate with UTC only; the other two zones are added after the data
     // is in, which must backfill their sketches from the raw logins.
-    let mut stack = start_stack("rollup", 3, "UTC");
+    let mut stack = start_stack("store", 3, "UTC");
     let p = profile();
     let oracle = load(&mut stack, &p);
     assert!(org_ids(&p).len() == 3);
@@ -277,7 +277,7 @@ fn rollups_equal_the_oracle_in_three_timezones_and_outlive_raw_data() {
     // retention TTL (and dropping the audit log, which has none) changes
     // nothing.
     fx.rt
-        .block_on(authpulse_rollup::set_raw_retention(
+        .block_on(authpulse_store::set_raw_retention(
             &authpulse_connect::ClickHouseOptions::default()
                 .client(&stack.ch_url())
                 .unwrap(),
@@ -303,12 +303,12 @@ fn rollups_equal_the_oracle_in_three_timezones_and_outlive_raw_data() {
 fn cluster_ddl_parses_and_distributed_tables_serve_a_single_node_cluster() {
     let stack = Stack::start("cluster");
     stack.migrate("authpulse");
-    let ddl = authpulse_rollup::cluster_ddl(
+    let ddl = authpulse_store::cluster_ddl(
         "authpulse_local",
         "authpulse",
         &[Tz::UTC, "Asia/Kolkata".parse().unwrap()],
     );
-    let statements = authpulse_rollup::split_statements(&ddl);
+    let statements = authpulse_store::split_statements(&ddl);
     assert!(statements.len() > 30);
     for s in &statements {
         // ClickHouse's own parser accepts every rendered statement.

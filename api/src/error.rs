@@ -46,7 +46,7 @@ pub enum ApiError {
     Overloaded,
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] authpulse_rollup::Error),
+    Store(#[from] authpulse_store::Error),
 }
 
 /// Seconds a client is told to wait after a 503.
@@ -144,7 +144,7 @@ impl IntoResponse for ApiError {
                 Json(serde_json::json!({ "error": message })),
             )
                 .into_response(),
-            ApiError::Store(authpulse_rollup::Error::InvalidArgument(msg)) => {
+            ApiError::Store(authpulse_store::Error::InvalidArgument(msg)) => {
                 let general = vec![ErrorDetail {
                     code: "[invalid]request".into(),
                     message: msg.clone(),
@@ -196,7 +196,7 @@ mod tests {
     /// ClickHouse refusing for capacity is a 503 with Retry-After, not a 500.
     #[tokio::test]
     async fn overload_and_outage_are_503_with_retry_after() {
-        let too_many = authpulse_rollup::Error::ClickHouse(
+        let too_many = authpulse_store::Error::ClickHouse(
             clickhouse::error::Error::BadResponse(
                 "Code: 202. DB::Exception: Too many simultaneous queries. Maximum: 100. (TOO_MANY_SIMULTANEOUS_QUERIES)".into(),
             ),
@@ -204,7 +204,7 @@ mod tests {
         for e in [
             ApiError::Overloaded,
             ApiError::Store(too_many),
-            ApiError::Store(authpulse_rollup::Error::ClickHouse(
+            ApiError::Store(authpulse_store::Error::ClickHouse(
                 clickhouse::error::Error::TimedOut,
             )),
         ] {
@@ -214,7 +214,7 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert!(v["error"].is_string(), "{body}");
         }
-        let other = ApiError::Store(authpulse_rollup::Error::ClickHouse(
+        let other = ApiError::Store(authpulse_store::Error::ClickHouse(
             clickhouse::error::Error::BadResponse("Code: 60. (UNKNOWN_TABLE)".into()),
         ));
         let (status, retry, body) = parts(other).await;

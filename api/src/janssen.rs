@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use authpulse_rollup::{MonthStats, Range};
+use authpulse_store::{MonthStats, Range};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
@@ -301,7 +301,7 @@ mod tests {
     #[tokio::test]
     async fn post_without_a_form_is_a_json_400() {
         let auth = crate::Authenticator::with_api_keys(&["stat-key".to_string()]);
-        let store = authpulse_rollup::Store::new(clickhouse::Client::default());
+        let store = authpulse_store::Store::new(clickhouse::Client::default());
         let app = crate::router(crate::Config::new(auth), store);
         let request = |key: Option<&str>| {
             let mut r = axum::http::Request::post("/jans-auth/restv1/internal/stat");

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authpulse_rollup::Store;
+use authpulse_store::Store;
 use axum::extract::FromRef;
 use axum::Router;
 use chrono_tz::Tz;

@@ -24,7 +24,7 @@ use crate::AppState;
 pub const DEFAULT_DAYS: i64 = 30;
 /// Default and largest `limit` of recent logins.
 pub const DEFAULT_RECENT: u32 = 10;
-pub const MAX_RECENT: u32 = authpulse_rollup::MAX_RECENT_LOGINS;
+pub const MAX_RECENT: u32 = authpulse_store::MAX_RECENT_LOGINS;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -83,7 +83,7 @@ fn member(auth: &Auth, slug: &str) -> Result<()> {
 }
 
 /// The id of the org that owns `slug` (first claim wins, see
-/// `authpulse_rollup::owner_of`); 404 when no org owns it.
+/// `authpulse_store::owner_of`); 404 when no org owns it.
 async fn org(state: &AppState, slug: &str) -> Result<Uuid> {
     if let Some(org) = state.slugs.get(slug) {
         return Ok(org);

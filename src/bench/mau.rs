@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use authpulse_loadgen::Oracle;
-use authpulse_rollup::{Grain, Range, Store};
 use authpulse_schemas::{Body, Event, Login, Org};
+use authpulse_store::{Grain, Range, Store};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;

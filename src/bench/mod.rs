@@ -308,7 +308,7 @@ impl Ctx {
 
     /// Migrates `db` to the current schema without dropping it.
     pub async fn migrate_db(&self, db: &str) -> anyhow::Result<()> {
-        authpulse_rollup::migrate(&self.ch_client()?, db, &[chrono_tz::Tz::UTC], None)
+        authpulse_store::migrate(&self.ch_client()?, db, &[chrono_tz::Tz::UTC], None)
             .await
             .with_context(|| format!("migrating {db}"))?;
         Ok(())

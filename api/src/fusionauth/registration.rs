@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use authpulse_rollup::{total, Grain, Range};
+use authpulse_store::{total, Grain, Range};
 use axum::extract::{Query, State};
 use axum::http::Uri;
 use axum::response::Response;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use authpulse_rollup::{AuditFilter, AuditRow};
+use authpulse_store::{AuditFilter, AuditRow};
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};

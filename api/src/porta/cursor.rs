@@ -4,7 +4,7 @@
 //! strict: anything that is not exactly the canonical encoding of such a
 //! pair is rejected (400), never ignored.
 
-use authpulse_rollup::HistoryCursor;
+use authpulse_store::HistoryCursor;
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use authpulse_rollup::{HistoryCursor, HistoryQuery};
+use authpulse_store::{HistoryCursor, HistoryQuery};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Serialize;

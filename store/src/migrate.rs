@@ -1,4 +1,4 @@
-//! Applies the versioned `.sql` files under `rollup/sql/migrations/` in order,
+//! Applies the versioned `.sql` files under `store/sql/migrations/` in order,
 //! once each, recording what was applied in `schema_migrations`.
 
 use chrono_tz::Tz;
