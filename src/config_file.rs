@@ -185,3 +185,123 @@ pub fn reference(cmd: &clap::Command) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super as config_file;
+    use crate::cmd::Command;
+    use crate::Cli;
+
+    const REF_START: &str = "<!-- config-reference:start (generated from the CLI: AUTHPULSE_UPDATE_DOCS=1 cargo test --bin authpulse config_reference) -->\n";
+    const REF_END: &str = "<!-- config-reference:end -->";
+
+    /// docs/operations.md carries the reference generated from the clap
+    /// definitions; `AUTHPULSE_UPDATE_DOCS=1` rewrites it.
+    #[test]
+    fn config_reference_matches_the_cli() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let (head, rest) = doc.split_once(REF_START).expect("reference start marker");
+        let (current, tail) = rest.split_once(REF_END).expect("reference end marker");
+        let generated = config_file::reference(&Cli::command());
+        if std::env::var_os("AUTHPULSE_UPDATE_DOCS").is_some() {
+            std::fs::write(
+                &path,
+                format!("{head}{REF_START}{generated}{REF_END}{tail}"),
+            )
+            .unwrap();
+            return;
+        }
+        assert_eq!(
+            current, generated,
+            "docs/operations.md is stale: AUTHPULSE_UPDATE_DOCS=1 cargo test --bin authpulse config_reference"
+        );
+    }
+
+    #[test]
+    fn config_file_keys_are_the_env_names() {
+        let cmd = Cli::command();
+        let got = config_file::parse(
+            &cmd,
+            "batch_rows = 5000\ntopics = [\"a\", \"b\"]\nlog_format = \"json\"\napi_listen = \"0.0.0.0:8080\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                ("AUTHPULSE_API_LISTEN", "0.0.0.0:8080"),
+                ("AUTHPULSE_BATCH_ROWS", "5000"),
+                ("AUTHPULSE_LOG_FORMAT", "json"),
+                ("AUTHPULSE_TOPICS", "a,b"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        for (bad, named) in [
+            ("batch_rowz = 1", "batch_rowz"),
+            ("BATCH_ROWS = 1", "BATCH_ROWS"),
+            ("config = \"x.toml\"", "config"),
+            ("[ingest]\nbatch_rows = 1", "ingest"),
+        ] {
+            let e = format!("{:#}", config_file::parse(&cmd, bad).unwrap_err());
+            assert!(e.contains(named), "{bad:?} -> {e}");
+        }
+        assert!(config_file::parse(&cmd, "batch_rows = [[1]]").is_err());
+        // Every env-named setting has a key, and the keys are unique.
+        let settings = config_file::settings(&cmd);
+        for key in [
+            "clickhouse_url",
+            "brokers",
+            "group",
+            "api_keys",
+            "metrics_listen",
+            "report_tz",
+            "raw_retention_days",
+        ] {
+            assert!(settings.values().any(|s| s.key() == key), "{key}");
+        }
+    }
+
+    /// flags > environment > file > defaults. The only test in this binary
+    /// touching these two variables (process-wide environment).
+    #[test]
+    fn config_file_precedence() {
+        let cmd = Cli::command();
+        let file = config_file::parse(
+            &cmd,
+            "stat_scope = \"from-file\"\nstat_cache_secs = 7\nrequest_timeout_secs = 9\n",
+        )
+        .unwrap();
+        std::env::set_var("AUTHPULSE_STAT_CACHE_SECS", "8");
+        config_file::apply(&file);
+        let api = |extra: &[&str]| {
+            let mut args = vec!["authpulse", "api", "--api-key", "k"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).unwrap().command {
+                Command::Api(a) => a.api,
+                _ => unreachable!(),
+            }
+        };
+        let a = api(&[]);
+        assert_eq!(
+            (
+                a.stat_scope.as_str(),
+                a.stat_cache_secs,
+                a.request_timeout_secs
+            ),
+            ("from-file", 8, 9)
+        );
+        let a = api(&["--stat-scope", "from-flag", "--stat-cache-secs", "6"]);
+        assert_eq!((a.stat_scope.as_str(), a.stat_cache_secs), ("from-flag", 6));
+        // Defaults stay for what nobody set.
+        assert_eq!(a.body_limit_bytes, 1 << 20);
+        for k in [
+            "AUTHPULSE_STAT_SCOPE",
+            "AUTHPULSE_STAT_CACHE_SECS",
+            "AUTHPULSE_REQUEST_TIMEOUT_SECS",
+        ] {
+            std::env::remove_var(k);
+        }
+    }
+}

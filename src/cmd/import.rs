@@ -6,13 +6,15 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use authpulse_collector::Source;
-use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::collect_cmd::{orgs, sink, MappingArgs};
+use super::collect::{orgs, sink, MappingArgs};
+use super::servers::KafkaArgs;
 
-#[derive(Args, Clone)]
-pub struct ImportArgs {
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
     /// Format of FILE: auth0, keycloak, fusionauth or contract.
     #[arg(long, value_parser = ["auth0", "keycloak", "fusionauth", "contract"])]
     pub source: String,
@@ -23,11 +25,11 @@ pub struct ImportArgs {
     pub mapping: MappingArgs,
 }
 
-pub async fn run(kafka: &crate::Kafka, a: ImportArgs) -> anyhow::Result<()> {
+pub async fn run(a: Args) -> anyhow::Result<()> {
     let source = Source::parse(&a.source).context("unknown --source")?;
     let orgs = orgs(&a.mapping)?;
-    kafka.check().await?;
-    let sink = sink(kafka, &a.mapping, 200_000)?;
+    a.kafka.check().await?;
+    let sink = sink(&a.kafka, &a.mapping, 200_000)?;
     let total = std::fs::metadata(&a.file)
         .with_context(|| format!("{}", a.file.display()))?
         .len();

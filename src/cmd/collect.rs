@@ -10,11 +10,13 @@ use anyhow::Context as _;
 use authpulse_collector::auth::SourceAuth;
 use authpulse_collector::server::{self, Config};
 use authpulse_collector::{Orgs, Sink, SinkOptions, Source};
-use clap::Args;
-use rdkafka::config::ClientConfig;
 
-#[derive(Args, Clone)]
-pub struct CollectArgs {
+use super::servers::KafkaArgs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
     /// Address the collector listens on.
     #[arg(
         long,
@@ -77,7 +79,7 @@ pub struct CollectArgs {
 }
 
 /// What `collect` and `import` share: topics for skipped events, org mapping, timeouts.
-#[derive(Args, Clone)]
+#[derive(clap::Args, Clone)]
 pub struct MappingArgs {
     /// Tenant → organization: SOURCE:TENANT=ORG_UUID:SLUG (repeatable,
     /// comma-separated in env). Unlisted tenants get a derived org.
@@ -92,22 +94,14 @@ pub struct MappingArgs {
     pub produce_timeout_ms: u64,
 }
 
-/// The base Kafka client configuration (bootstrap servers; shared
-/// security settings are added here).
-/// The producer's base config: brokers plus the shared SASL/TLS/compression
-/// options (connect/), so the collector reaches a secured Kafka like ingest.
-pub fn kafka_base(kafka: &crate::Kafka) -> ClientConfig {
-    kafka.security.producer_config(&kafka.brokers)
-}
-
-pub fn sink(kafka: &crate::Kafka, m: &MappingArgs, inflight: usize) -> anyhow::Result<Sink> {
-    let topic = kafka
-        .topics
-        .first()
-        .context("--topics names no topic")?
-        .clone();
+/// The producer to the first of `--topics` (skipped events to the
+/// dead-letter topic). Its base config is the brokers plus the shared
+/// SASL/TLS/compression options (connect/), so the collector reaches a
+/// secured Kafka like ingest.
+pub fn sink(kafka: &KafkaArgs, m: &MappingArgs, inflight: usize) -> anyhow::Result<Sink> {
+    let topic = kafka.first_topic()?.to_string();
     Sink::new(
-        &kafka_base(kafka),
+        &kafka.security().producer_config(kafka.brokers()),
         SinkOptions {
             topic,
             dlq_topic: m.dlq_topic.clone(),
@@ -122,7 +116,7 @@ pub fn orgs(m: &MappingArgs) -> anyhow::Result<Orgs> {
     Orgs::from_specs(&m.orgs).map_err(anyhow::Error::msg)
 }
 
-fn config(a: &CollectArgs) -> anyhow::Result<Config> {
+fn config(a: &Args) -> anyhow::Result<Config> {
     let tokens = |name: &str, t: &[String]| {
         SourceAuth::with_tokens(t).map_err(|e| anyhow::anyhow!("--{name}-token: {e}"))
     };
@@ -152,25 +146,26 @@ fn config(a: &CollectArgs) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-pub async fn run(
-    kafka: &crate::Kafka,
-    a: CollectArgs,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+pub async fn run(a: Args) -> anyhow::Result<()> {
     let config = config(&a)?;
-    kafka.check().await?;
-    let sink = sink(kafka, &a.mapping, a.max_inflight_events)?;
+    a.kafka.check().await?;
+    let sink = sink(&a.kafka, &a.mapping, a.max_inflight_events)?;
     let metrics = server::install_metrics().map_err(anyhow::Error::msg)?;
-    let listener = tokio::net::TcpListener::bind(a.listen)
-        .await
-        .with_context(|| format!("binding {}", a.listen))?;
+    let listener = super::bind(a.listen).await?;
     let enabled: Vec<&str> = Source::ALL
         .into_iter()
         .filter(|s| config.auth.get(s).is_some_and(SourceAuth::enabled))
         .map(Source::name)
         .collect();
     tracing::info!(addr = %a.listen, sources = ?enabled, topic = %sink.options().topic, "collector listening");
-    server::serve(listener, config, sink, Some(metrics), shutdown).await?;
+    server::serve(
+        listener,
+        config,
+        sink,
+        Some(metrics),
+        super::shutdown_signal(),
+    )
+    .await?;
     tracing::info!("collector stopped");
     Ok(())
 }

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use authpulse_loadgen::{generate, Oracle, Profile};
 use chrono::{DateTime, Utc};
-use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::future_producer::DeliveryFuture;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use super::servers::BrokerArgs;
 
 /// Deliveries kept in flight before the oldest one is awaited.
 const MAX_PENDING: usize = 100_000;
@@ -169,14 +170,10 @@ pub fn progress_bar(len: u64, what: &str, show: bool) -> ProgressBar {
     pb
 }
 
-#[derive(Args, Clone, Debug)]
-pub struct LoadgenArgs {
-    /// Kafka bootstrap servers.
-    #[arg(long, env = "AUTHPULSE_BROKERS", default_value = "127.0.0.1:9092")]
-    pub brokers: String,
-    /// SASL, TLS, compression, librdkafka properties (docs/security.md).
+#[derive(clap::Args)]
+pub struct Args {
     #[command(flatten)]
-    pub kafka: authpulse_connect::KafkaOptions,
+    pub kafka: BrokerArgs,
     /// Topic to produce to.
     #[arg(long, default_value = "auth-events")]
     pub topic: String,
@@ -224,7 +221,7 @@ pub struct LoadgenArgs {
     pub quiet: bool,
 }
 
-impl LoadgenArgs {
+impl Args {
     pub fn profile(&self) -> anyhow::Result<Profile> {
         anyhow::ensure!(
             self.span_days.is_finite() && self.span_days > 0.0,
@@ -311,13 +308,12 @@ pub async fn produce_profile(
 }
 
 /// `authpulse loadgen`.
-pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     let profile = args.profile()?;
     // A wrong password or an untrusted certificate fails here, in seconds,
     // not as 120 s delivery timeouts.
-    let (brokers, kafka) = (args.brokers.clone(), args.kafka.clone());
-    tokio::task::spawn_blocking(move || authpulse_connect::check_kafka(&brokers, &kafka)).await??;
-    let mut sender = Sender::new(&args.brokers, &args.kafka)?;
+    args.kafka.check().await?;
+    let mut sender = Sender::new(&args.kafka.brokers, &args.kafka.security)?;
     let mut oracle = args.truth.as_ref().map(|_| Oracle::new());
     let pb = progress_bar(profile.events, "loadgen", !args.quiet);
     let produced = produce_profile(

@@ -1,11 +1,39 @@
-//! Demo traffic: a small loadgen stream of every event type over the last
-//! `hours` hours, with a few late events, re-sends and poison messages so
-//! every report and the dead-letter path have something to show.
+//! `authpulse demo`, and the demo traffic `up` produces: a small loadgen
+//! stream of every event type over the last `hours` hours, with a few late
+//! events, re-sends and poison messages so every report and the dead-letter
+//! path have something to show.
 
 use authpulse_loadgen::{generate, org_ids, Profile};
 use chrono::Utc;
 
-use crate::loadgen_cmd::Sender;
+use super::loadgen::Sender;
+use super::servers::KafkaArgs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Number of events.
+    #[arg(long, default_value_t = 1000)]
+    pub count: u64,
+    /// Spread the events over this many hours before now.
+    #[arg(long, default_value_t = 24 * 30)]
+    pub hours: u32,
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    a.kafka.check().await?;
+    let topic = a.kafka.first_topic()?;
+    let n = produce(
+        a.kafka.brokers(),
+        a.kafka.security(),
+        topic,
+        &profile(a.count, a.hours),
+    )
+    .await?;
+    println!("produced {n} demo events to {topic}");
+    Ok(())
+}
 
 /// The demo profile: 3 organizations × 3 applications × 400 users.
 pub fn profile(count: u64, hours: u32) -> Profile {

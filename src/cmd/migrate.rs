@@ -1,0 +1,75 @@
+//! `authpulse migrate`: apply the ClickHouse migrations, or print the
+//! cluster DDL.
+
+use super::servers::StoreArgs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Report timezones to keep distinct-user sketches for.
+    #[arg(
+        long,
+        env = "AUTHPULSE_TIMEZONES",
+        value_delimiter = ',',
+        default_value = "UTC"
+    )]
+    pub timezones: Vec<String>,
+    /// Render the DDL for this ClickHouse cluster (ON CLUSTER, Replicated
+    /// engines, Distributed tables); see docs/scaling.md.
+    #[arg(long, env = "AUTHPULSE_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Print the DDL instead of applying it.
+    #[arg(long)]
+    pub print: bool,
+    /// Keep raw events this many days of event time (TTL; rollups are
+    /// kept regardless). Unset: leave the current TTL (400 days at first).
+    #[arg(long, env = "AUTHPULSE_RAW_RETENTION_DAYS")]
+    pub raw_retention_days: Option<u32>,
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    let Args {
+        store,
+        timezones,
+        cluster,
+        print,
+        raw_retention_days,
+    } = a;
+    if print {
+        let ddl = match &cluster {
+            Some(c) => authpulse_store::cluster_ddl(c, &store.database, &zones(&timezones)?),
+            None => anyhow::bail!("--print renders cluster DDL: give --cluster NAME"),
+        };
+        println!("{ddl}");
+        return Ok(());
+    }
+    let client = store.checked_client().await?;
+    let report = authpulse_store::migrate(
+        &client,
+        &store.database,
+        &zones(&timezones)?,
+        cluster.as_deref(),
+    )
+    .await?;
+    println!(
+        "applied {} migration(s), {} already applied; report timezones added: {:?}",
+        report.applied.len(),
+        report.already,
+        report.zones_added
+    );
+    if let Some(days) = raw_retention_days {
+        authpulse_store::set_raw_retention(&client, &store.database, days, cluster.as_deref())
+            .await?;
+        println!("raw retention: {days} days");
+    }
+    Ok(())
+}
+
+/// The named report timezones, each checked.
+pub fn zones(names: &[String]) -> anyhow::Result<Vec<chrono_tz::Tz>> {
+    Ok(names
+        .iter()
+        .map(|n| authpulse_store::parse_tz(n.trim()))
+        .collect::<Result<_, _>>()?)
+}
