@@ -1,25 +1,40 @@
 //! ClickHouse schema (versioned .sql migrations) and the typed query layer
 //! that the API calls. Reports are answered from rollups only.
+//!
+//! Queries are split by product the way `api/src/` is: `fusionauth`,
+//! `janssen`, `orgs`, `porta`, each module with its `.sql` files beside its
+//! Rust. Shared: `handle` (the [`Store`]), `range` (report ranges, UTC days,
+//! 15-minute windows), `zone` (report-timezone arithmetic), `sketch`
+//! (portable distinct-user sketches).
 
-mod admin;
 mod cluster;
 mod error;
+mod fusionauth;
+mod handle;
+mod janssen;
 mod migrate;
-mod reports;
+mod orgs;
+mod porta;
+mod range;
 mod sketch;
 mod zone;
 
-pub use admin::{
-    bucket_start, cleanup_cutoff, owner_of, validate_config, window_start, AdminStats, AuditFilter,
-    AuditPage, AuditRow, Cleanup, DayCount, HistoryCursor, HistoryPage, HistoryQuery, HistoryRow,
-    OrgClaim, ProviderCount, RecentLogin, ServiceCount, AUDIT_RETENTION_DAYS, CONFIG_KEYS,
-    DEFAULT_AUDIT_RETENTION_DAYS, MAX_AUDIT_RETENTION_DAYS, MAX_RECENT_LOGINS,
-};
 pub use error::{Error, Result};
+pub use fusionauth::{total, AppTotals, LoginFilter, Totals};
+pub use handle::Store;
+pub use janssen::MonthStats;
 pub use migrate::{
     cluster_ddl, migrate, set_raw_retention, split_statements, Report as MigrateReport,
 };
-pub use reports::{total, AppTotals, IntervalCount, LoginFilter, MonthStats, Range, Store, Totals};
+pub use orgs::{
+    owner_of, DayCount, OrgClaim, ProviderCount, RecentLogin, ServiceCount, MAX_RECENT_LOGINS,
+};
+pub use porta::{
+    cleanup_cutoff, validate_config, AdminStats, AuditFilter, AuditPage, AuditRow, Cleanup,
+    HistoryCursor, HistoryPage, HistoryQuery, HistoryRow, AUDIT_RETENTION_DAYS, CONFIG_KEYS,
+    DEFAULT_AUDIT_RETENTION_DAYS, MAX_AUDIT_RETENTION_DAYS,
+};
+pub use range::{bucket_start, window_start, IntervalCount, Range};
 pub use sketch::{union as union_sketches, PortableSketch};
 pub use zone::{interval, next, parse_tz, truncate, Grain};
 

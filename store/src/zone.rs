@@ -73,11 +73,6 @@ pub fn interval(tz: Tz, grain: Grain, t: DateTime<Utc>) -> i64 {
     }
 }
 
-/// The instant a local date begins (public alias).
-pub(crate) fn local_date_start(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
-    local_midnight(tz, date)
-}
-
 /// The instant a local date begins. Where midnight falls in a DST gap the
 /// day begins at the first local time that exists.
 pub(crate) fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {

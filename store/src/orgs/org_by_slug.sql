@@ -1,6 +1,6 @@
 -- Every claim of every organization id that ever claimed {slug}: enough to
 -- tell who owns the slug (its first claimant) and whether that id's own
--- first slug is this one (rollup/src/admin.rs, `owner_of`).
+-- first slug is this one (store/src/orgs/claims.rs, `owner_of`).
 SELECT org_slug,
        org_id,
        toUnixTimestamp64Milli(min(first_ingested)) AS ingested_ms,

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::reports::{Range, Store};
+use crate::handle::Store;
+use crate::range::Range;
 
 /// Error-rate parameter that gives p = 14 (16 384 registers, the crate's
 /// largest supported size) in the crate's sizing rule; standard error
@@ -131,7 +132,7 @@ impl Store {
             PortableSketch::empty(month, range.tz.name().to_string(), scope.to_string());
         let mut cursor = self
             .client
-            .query(include_str!("queries/month_user_ids.sql"))
+            .query(include_str!("month_user_ids.sql"))
             .param("from", range.from.timestamp_millis())
             .param("to", range.to.timestamp_millis())
             .fetch::<UserId>()?;
