@@ -132,4 +132,14 @@ mod tests {
         assert_eq!(GroupId::parse(""), None);
         assert_eq!(GroupId::parse("t/x/1-2"), None);
     }
+
+    #[test]
+    fn positions_match_each_member_range() {
+        let g = GroupId::new(vec![id("t", 1, 5, 9), id("t", 0, 7, 7)]);
+        assert_eq!(
+            g.positions(),
+            "(topic = {t0:String} AND partition = {p0:UInt32} AND offset BETWEEN {f0:UInt64} AND {l0:UInt64}) OR \
+             (topic = {t1:String} AND partition = {p1:UInt32} AND offset BETWEEN {f1:UInt64} AND {l1:UInt64})"
+        );
+    }
 }
