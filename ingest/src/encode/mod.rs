@@ -5,61 +5,16 @@
 //! they are. Dead letters (rare) stay typed rows: they also go to the DLQ
 //! topic.
 
+pub mod columns;
+mod rowbinary;
+
 use authpulse_schemas::{Body, Event};
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
-use clickhouse::Row;
-use serde::Serialize;
+use chrono::DateTime;
 use uuid::Uuid;
 
-#[derive(Row, Serialize, Clone)]
-pub struct DeadLetterRow {
-    pub topic: String,
-    pub partition: u32,
-    pub offset: u64,
-    pub reason: &'static str,
-    pub detail: String,
-    #[serde(with = "serde_bytes")]
-    pub payload: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    pub key: Vec<u8>,
-}
-
-/// A raw table's columns, in the order its buffer encodes them.
-pub struct Columns {
-    pub table: &'static str,
-    pub names: &'static str,
-}
-
-pub const LOGIN: Columns = Columns {
-    table: "login_events",
-    names: "event_id, occurred_at, org_id, org_slug, application_id, application_name, user_id, \
-            login_id, success, failure_reason, provider, ip, user_agent, session_id",
-};
-pub const REGISTRATION: Columns = Columns {
-    table: "registration_events",
-    names: "event_id, occurred_at, org_id, org_slug, action, user_id, application_id, \
-            application_name",
-};
-pub const TOKEN: Columns = Columns {
-    table: "token_events",
-    names: "event_id, occurred_at, org_id, org_slug, grant_type, token_type, client_id, \
-            application_id, user_id",
-};
-pub const SESSION: Columns = Columns {
-    table: "session_events",
-    names: "event_id, occurred_at, org_id, org_slug, action, session_id, user_id, expires_at, \
-            application_id",
-};
-pub const AUDIT: Columns = Columns {
-    table: "audit_events",
-    names: "event_id, occurred_at, org_id, org_slug, action, entity_type, entity_id, actor_id, \
-            actor_email, organization_id, metadata, ip_address",
-};
-pub const EVENT_ID: Columns = Columns {
-    table: "ingest_event_ids",
-    names: "topic, partition, offset, event_id",
-};
+use crate::dead_letter::DeadLetterRow;
+use rowbinary::Enc;
 
 /// Buffers are grown in chunks of this size (a row never needs the whole
 /// buffer contiguous: RowBinary rows are simply concatenated), so growing a
@@ -87,7 +42,7 @@ impl Encoded {
     }
 
     /// The buffer to append one row to.
-    fn row(&mut self) -> Enc<'_> {
+    pub(crate) fn row(&mut self) -> Enc<'_> {
         self.rows += 1;
         let need_new = self
             .chunks
@@ -129,69 +84,15 @@ impl Encoded {
     }
 }
 
-/// RowBinary writer for the column types of the raw tables.
-struct Enc<'a>(&'a mut Vec<u8>);
-
-impl Enc<'_> {
-    fn uuid(&mut self, u: Uuid) -> &mut Self {
-        // Two little-endian UInt64: the high half, then the low half.
-        let (hi, lo) = u.as_u64_pair();
-        self.0.extend_from_slice(&hi.to_le_bytes());
-        self.0.extend_from_slice(&lo.to_le_bytes());
-        self
-    }
-
-    /// DateTime64(3): milliseconds since the epoch, Int64.
-    fn millis(&mut self, t: DateTime<Utc>) -> &mut Self {
-        self.0
-            .extend_from_slice(&t.timestamp_millis().to_le_bytes());
-        self
-    }
-
-    /// String (and LowCardinality(String)): LEB128 length, then the bytes.
-    fn str(&mut self, s: &str) -> &mut Self {
-        let mut n = s.len() as u64;
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                self.0.push(byte);
-                break;
-            }
-            self.0.push(byte | 0x80);
-        }
-        self.0.extend_from_slice(s.as_bytes());
-        self
-    }
-
-    fn bool(&mut self, b: bool) -> &mut Self {
-        self.0.push(u8::from(b));
-        self
-    }
-
-    fn u32(&mut self, v: u32) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-
-    fn u64(&mut self, v: u64) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-}
-
-/// The raw tables, in the order of [`Rows::table`].
-pub const TABLES: [&Columns; 5] = [&LOGIN, &REGISTRATION, &TOKEN, &SESSION, &AUDIT];
-
 /// An accepted event of a batch: where its row is, for the re-send check at
 /// store time (docs/delivery.md, "Producer re-sends").
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Accepted {
     pub id: Uuid,
     pub offset: i64,
     /// `occurred_at`, milliseconds (the claim's retention).
     pub at_ms: i64,
-    /// Index into [`TABLES`] and the row's number in that table's buffer.
+    /// Index into [`columns::RAW_TABLES`] and the row's number in that table's buffer.
     pub table: u8,
     pub row: u32,
 }
@@ -325,7 +226,7 @@ impl Rows {
         self.event_ids.rows()
     }
 
-    /// The buffer of `TABLES[i]`.
+    /// The buffer of `columns::RAW_TABLES[i]`.
     pub fn table(&self, i: usize) -> &Encoded {
         match i {
             0 => &self.logins,
