@@ -1,10 +1,11 @@
-//! Renders the single-node DDL for a ClickHouse cluster: `ON CLUSTER`,
+//! Renders the single-node DDL (a schema file, a migration or a zone
+//! template) for a ClickHouse cluster: `ON CLUSTER`,
 //! Replicated*MergeTree engines with Keeper paths from macros, the
 //! replicated deduplication window, and a Distributed `<table>_all` beside
 //! every table, sharded by tenant so an organization's events, rollups and
 //! entity state live on one shard (docs/scaling.md).
 
-/// Rewrites one migration file for `cluster` in `database`.
+/// Rewrites one DDL file for `cluster` in `database`.
 pub fn render(sql: &str, cluster: &str, database: &str) -> String {
     let mut out = String::with_capacity(sql.len() * 2);
     let mut table: Option<String> = None;
@@ -32,6 +33,16 @@ pub fn render(sql: &str, cluster: &str, database: &str) -> String {
             let name = rest.split_whitespace().next().unwrap_or_default();
             out.push_str(&format!(
                 "CREATE MATERIALIZED VIEW IF NOT EXISTS {name} ON CLUSTER '{cluster}'"
+            ));
+            out.push_str(&rest[name.len()..]);
+            out.push('\n');
+            in_create_table = false;
+            continue;
+        }
+        if let Some(rest) = trimmed.strip_prefix("CREATE VIEW IF NOT EXISTS ") {
+            let name = rest.split_whitespace().next().unwrap_or_default();
+            out.push_str(&format!(
+                "CREATE VIEW IF NOT EXISTS {name} ON CLUSTER '{cluster}'"
             ));
             out.push_str(&rest[name.len()..]);
             out.push('\n');
@@ -136,6 +147,19 @@ mod tests {
         assert!(out.contains("CREATE TABLE IF NOT EXISTS t_all ON CLUSTER 'c1' AS t"));
         assert!(out.contains("ENGINE = Distributed('c1', 'authpulse', 't', cityHash64(org_id));"));
         assert!(out.contains("CREATE MATERIALIZED VIEW IF NOT EXISTS t_mv ON CLUSTER 'c1' TO t AS"));
+    }
+
+    #[test]
+    fn plain_views_are_created_on_the_cluster() {
+        let out = render(
+            "CREATE VIEW IF NOT EXISTS v AS\nSELECT 1;\n",
+            "c1",
+            "authpulse",
+        );
+        assert_eq!(
+            out,
+            "CREATE VIEW IF NOT EXISTS v ON CLUSTER 'c1' AS\nSELECT 1;\n"
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub use admin::{
 };
 pub use error::{Error, Result};
 pub use migrate::{
-    cluster_ddl, migrate, set_raw_retention, split_statements, Report as MigrateReport,
+    cluster_ddl, migrate, migrate_by_replay, set_raw_retention, split_statements,
+    Report as MigrateReport,
 };
 pub use reports::{total, AppTotals, IntervalCount, LoginFilter, MonthStats, Range, Store, Totals};
 pub use sketch::{union as union_sketches, PortableSketch};
