@@ -63,6 +63,13 @@ pub fn render(sql: &str, cluster: &str, database: &str) -> String {
             ));
             continue;
         }
+        if let Some(rest) = trimmed.strip_prefix("DROP TABLE IF EXISTS ") {
+            let name = rest.trim_end_matches(';').trim();
+            out.push_str(&format!(
+                "DROP TABLE IF EXISTS {name} ON CLUSTER '{cluster}';\n"
+            ));
+            continue;
+        }
         if in_create_table && trimmed.starts_with("org_id ") {
             has_org = true;
         }
@@ -147,6 +154,14 @@ mod tests {
         assert!(out.contains("CREATE TABLE IF NOT EXISTS t_all ON CLUSTER 'c1' AS t"));
         assert!(out.contains("ENGINE = Distributed('c1', 'authpulse', 't', cityHash64(org_id));"));
         assert!(out.contains("CREATE MATERIALIZED VIEW IF NOT EXISTS t_mv ON CLUSTER 'c1' TO t AS"));
+    }
+
+    #[test]
+    fn drops_run_on_the_cluster() {
+        assert_eq!(
+            render("DROP TABLE IF EXISTS t_all;\n", "c1", "authpulse"),
+            "DROP TABLE IF EXISTS t_all ON CLUSTER 'c1';\n"
+        );
     }
 
     #[test]

@@ -72,19 +72,6 @@ INNER JOIN
 ) AS f ON s.owner = f.org_id
 WHERE s.org_slug = f.first_slug;
 
--- The former "latest seen wins" slug map. Nothing feeds or reads it any
--- more (org_claims replaced it); kept so existing databases and this
--- schema stay the same.
-CREATE TABLE IF NOT EXISTS org_slugs
-(
-    org_slug  String,
-    org_id    UUID,
-    last_seen DateTime64(3, 'UTC')
-)
-ENGINE = ReplacingMergeTree(last_seen)
-ORDER BY (org_slug, org_id)
-SETTINGS non_replicated_deduplication_window = 10000;
-
 -- Latest non-empty application name per application (the org analytics
 -- "service name").
 CREATE TABLE IF NOT EXISTS application_names

@@ -170,18 +170,3 @@ FROM
 )
 GROUP BY bucket
 SETTINGS max_threads = 1;
-
--- The former recent-activity snapshot (one sum over a window that moved
--- with each refresh), replaced by activity_buckets_now. Nothing writes or
--- reads it any more; kept so existing databases and this schema stay the
--- same.
-CREATE TABLE IF NOT EXISTS activity_now
-(
-    as_of     DateTime64(3, 'UTC'),
-    logins    UInt64,
-    failed    UInt64,
-    new_users UInt64,
-    new_orgs  UInt64
-)
-ENGINE = MergeTree
-ORDER BY as_of;
