@@ -1,10 +1,11 @@
-//! Renders the single-node DDL for a ClickHouse cluster: `ON CLUSTER`,
+//! Renders the single-node DDL (a schema file, a migration or a zone
+//! template) for a ClickHouse cluster: `ON CLUSTER`,
 //! Replicated*MergeTree engines with Keeper paths from macros, the
 //! replicated deduplication window, and a Distributed `<table>_all` beside
 //! every table, sharded by tenant so an organization's events, rollups and
 //! entity state live on one shard (docs/scaling.md).
 
-/// Rewrites one migration file for `cluster` in `database`.
+/// Rewrites one DDL file for `cluster` in `database`.
 pub fn render(sql: &str, cluster: &str, database: &str) -> String {
     let mut out = String::with_capacity(sql.len() * 2);
     let mut table: Option<String> = None;
@@ -38,6 +39,16 @@ pub fn render(sql: &str, cluster: &str, database: &str) -> String {
             in_create_table = false;
             continue;
         }
+        if let Some(rest) = trimmed.strip_prefix("CREATE VIEW IF NOT EXISTS ") {
+            let name = rest.split_whitespace().next().unwrap_or_default();
+            out.push_str(&format!(
+                "CREATE VIEW IF NOT EXISTS {name} ON CLUSTER '{cluster}'"
+            ));
+            out.push_str(&rest[name.len()..]);
+            out.push('\n');
+            in_create_table = false;
+            continue;
+        }
         if let Some(rest) = trimmed.strip_prefix("ALTER TABLE ") {
             let name = rest.split_whitespace().next().unwrap_or_default();
             out.push_str(&format!("ALTER TABLE {name} ON CLUSTER '{cluster}'"));
@@ -49,6 +60,13 @@ pub fn render(sql: &str, cluster: &str, database: &str) -> String {
             let name = rest.trim_end_matches(';').trim();
             out.push_str(&format!(
                 "DROP VIEW IF EXISTS {name} ON CLUSTER '{cluster}';\n"
+            ));
+            continue;
+        }
+        if let Some(rest) = trimmed.strip_prefix("DROP TABLE IF EXISTS ") {
+            let name = rest.trim_end_matches(';').trim();
+            out.push_str(&format!(
+                "DROP TABLE IF EXISTS {name} ON CLUSTER '{cluster}';\n"
             ));
             continue;
         }
@@ -136,6 +154,27 @@ mod tests {
         assert!(out.contains("CREATE TABLE IF NOT EXISTS t_all ON CLUSTER 'c1' AS t"));
         assert!(out.contains("ENGINE = Distributed('c1', 'authpulse', 't', cityHash64(org_id));"));
         assert!(out.contains("CREATE MATERIALIZED VIEW IF NOT EXISTS t_mv ON CLUSTER 'c1' TO t AS"));
+    }
+
+    #[test]
+    fn drops_run_on_the_cluster() {
+        assert_eq!(
+            render("DROP TABLE IF EXISTS t_all;\n", "c1", "authpulse"),
+            "DROP TABLE IF EXISTS t_all ON CLUSTER 'c1';\n"
+        );
+    }
+
+    #[test]
+    fn plain_views_are_created_on_the_cluster() {
+        let out = render(
+            "CREATE VIEW IF NOT EXISTS v AS\nSELECT 1;\n",
+            "c1",
+            "authpulse",
+        );
+        assert_eq!(
+            out,
+            "CREATE VIEW IF NOT EXISTS v ON CLUSTER 'c1' AS\nSELECT 1;\n"
+        );
     }
 
     #[test]

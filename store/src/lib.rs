@@ -24,7 +24,8 @@ pub use fusionauth::{total, AppTotals, LoginFilter, Totals};
 pub use handle::Store;
 pub use janssen::MonthStats;
 pub use migrate::{
-    cluster_ddl, migrate, set_raw_retention, split_statements, Report as MigrateReport,
+    cluster_ddl, migrate, migrate_by_replay, set_raw_retention, split_statements,
+    Report as MigrateReport,
 };
 pub use orgs::{
     owner_of, DayCount, OrgClaim, ProviderCount, RecentLogin, ServiceCount, MAX_RECENT_LOGINS,

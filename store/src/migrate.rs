@@ -1,5 +1,22 @@
-//! Applies the versioned `.sql` files under `store/sql/migrations/` in order,
-//! once each, recording what was applied in `schema_migrations`.
+//! The ClickHouse schema and how a database gets to it.
+//!
+//! `store/sql/schema/` is the current schema, one file per subject, applied
+//! in the order of [`SCHEMA`]; `zone_views.sql` there is applied once per
+//! report timezone. `store/sql/migrations/` is the history: the forward
+//! steps that took databases of earlier releases to the current schema,
+//! recorded (version, file, checksum) in the ledger `schema_migrations` and
+//! never edited once released (a changed checksum stops `migrate`).
+//!
+//! * A new database (no ledger rows, no tables) is built from the schema
+//!   files directly, and the ledger records every migration as applied, with
+//!   its file's checksum: the schema files are, by construction, what
+//!   replaying every migration builds (tests/e2e_schema.rs compares the
+//!   two), so the ledger of a new database looks like that of a replayed
+//!   one and any release can read it.
+//! * Any other database replays the migrations its ledger lacks, in order.
+//!
+//! A schema change is a new migration *and* the edit of its schema file
+//! (docs/rollups.md, "Changing the schema").
 
 use chrono_tz::Tz;
 use clickhouse::{Client, Row};
@@ -43,17 +60,56 @@ const MIGRATIONS: &[Migration] = migrations![
     20 => "0020_ingest_claims.sql",
     21 => "0021_fresh_snapshots.sql",
     22 => "0022_org_owned_slugs.sql",
+    23 => "0023_drop_unused.sql",
 ];
 
-const CREATE_LEDGER: &str = include_str!("../sql/schema_migrations.sql");
+/// One file of the current schema, embedded at build time.
+struct SchemaFile {
+    file: &'static str,
+    sql: &'static str,
+}
+
+macro_rules! schema {
+    ($($file:literal),* $(,)?) => {
+        &[$(SchemaFile { file: $file, sql: include_str!(concat!("../sql/schema/", $file)) }),*]
+    };
+}
+
+/// The current schema, in dependency order: a view comes after the tables
+/// it reads and writes (raw tables and their rollups by subject, then the
+/// organizations' views over every raw table, then the snapshots over the
+/// rollups).
+const SCHEMA: &[SchemaFile] = schema![
+    "01_logins.sql",
+    "02_registrations.sql",
+    "03_tokens.sql",
+    "04_sessions.sql",
+    "05_audit.sql",
+    "06_active_users.sql",
+    "07_config.sql",
+    "08_orgs.sql",
+    "09_ingest.sql",
+    "10_snapshots.sql",
+];
+
+/// Per report timezone: the current views (schema) and the upgrade of a
+/// zone from an earlier layout (history).
+const ZONE_VIEWS: &str = include_str!("../sql/schema/zone_views.sql");
+const ZONE_LEVELS: &str = include_str!("../sql/migrations/zones/zone_levels.sql");
+
+const CREATE_LEDGER: &str = include_str!("../sql/schema/00_ledger.sql");
 
 /// What `migrate` did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Migrations recorded as applied by this run (for a new database:
+    /// every migration, covered by the schema files).
     pub applied: Vec<&'static str>,
     pub already: usize,
     /// Report timezones whose sketch views were created by this run.
     pub zones_added: Vec<String>,
+    /// The database was new and was built from `store/sql/schema/`.
+    pub from_schema: bool,
 }
 
 #[derive(Row, Deserialize)]
@@ -67,10 +123,11 @@ struct Applied {
     checksum: String,
 }
 
-/// Creates `database` if needed, applies every pending migration to it, and
-/// makes sure each report timezone in `zones` has its distinct-user sketch
-/// views (a new zone is backfilled from the retained raw logins).
-/// `server` is a client without a database set.
+/// Creates `database` if needed and brings it to the current schema: a new
+/// database from the schema files, any other by the migrations its ledger
+/// lacks. Then makes sure each report timezone in `zones` has its
+/// distinct-user sketch views (a new zone is backfilled from the retained
+/// raw logins). `server` is a client without a database set.
 ///
 /// With `cluster`, every statement is rendered for that ClickHouse cluster
 /// (`ON CLUSTER`, Replicated engines, Distributed `_all` tables); this needs
@@ -80,6 +137,34 @@ pub async fn migrate(
     database: &str,
     zones: &[Tz],
     cluster: Option<&str>,
+) -> Result<Report> {
+    migrate_with(server, database, zones, cluster, None).await
+}
+
+/// The path of earlier releases, for tests of upgrades and of the schema
+/// files: replays the migrations up to `version` (never the schema files),
+/// then sets up `zones` as [`migrate`] does.
+#[doc(hidden)]
+pub async fn migrate_by_replay(
+    server: &Client,
+    database: &str,
+    zones: &[Tz],
+    version: u32,
+) -> Result<Report> {
+    if !MIGRATIONS.iter().any(|m| m.version == version) {
+        return Err(Error::InvalidArgument(format!(
+            "no migration has version {version}"
+        )));
+    }
+    migrate_with(server, database, zones, None, Some(version)).await
+}
+
+async fn migrate_with(
+    server: &Client,
+    database: &str,
+    zones: &[Tz],
+    cluster: Option<&str>,
+    replay_to: Option<u32>,
 ) -> Result<Report> {
     let render = |sql: &str| match cluster {
         Some(c) => crate::cluster::render(sql, c, database),
@@ -96,30 +181,56 @@ pub async fn migrate(
         .query("SELECT version, checksum FROM schema_migrations ORDER BY version")
         .fetch_all()
         .await?;
+    // Only a database with nothing in it is built from the schema files: one
+    // with tables but no ledger (made by hand, or a first run interrupted)
+    // is replayed, every migration being written to converge from any
+    // earlier state.
+    let tables: u64 = db
+        .query(
+            "SELECT count() FROM system.tables WHERE database = currentDatabase() \
+             AND name != 'schema_migrations'",
+        )
+        .fetch_one()
+        .await?;
 
     let mut report = Report::default();
-    for m in MIGRATIONS {
-        let checksum = checksum(m.sql);
-        if let Some(done) = applied.iter().find(|a| a.version == m.version) {
-            if done.checksum != checksum {
-                return Err(Error::MigrationChanged {
-                    file: m.file,
-                    recorded: done.checksum.clone(),
-                    current: checksum,
-                });
-            }
-            report.already += 1;
-            continue;
+    if replay_to.is_none() && applied.is_empty() && tables == 0 {
+        for f in SCHEMA {
+            run_all(&db, f.file, &render(f.sql)).await?;
         }
-        run_all(&db, m.file, &render(m.sql)).await?;
-        db.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)")
-            .bind(m.version)
-            .bind(m.file)
-            .bind(&checksum)
-            .execute()
-            .await?;
-        tracing::info!(file = m.file, "migration applied");
-        report.applied.push(m.file);
+        // Recorded only once every object exists: an interrupted build has
+        // no ledger and is completed by replaying the migrations.
+        for m in MIGRATIONS {
+            record(&db, m).await?;
+            report.applied.push(m.file);
+        }
+        report.from_schema = true;
+        tracing::info!(
+            migrations = MIGRATIONS.len(),
+            "new database built from the schema files"
+        );
+    } else {
+        for m in MIGRATIONS {
+            if replay_to.is_some_and(|v| m.version > v) {
+                break;
+            }
+            let checksum = checksum(m.sql);
+            if let Some(done) = applied.iter().find(|a| a.version == m.version) {
+                if done.checksum != checksum {
+                    return Err(Error::MigrationChanged {
+                        file: m.file,
+                        recorded: done.checksum.clone(),
+                        current: checksum,
+                    });
+                }
+                report.already += 1;
+                continue;
+            }
+            run_all(&db, m.file, &render(m.sql)).await?;
+            record(&db, m).await?;
+            tracing::info!(file = m.file, "migration applied");
+            report.applied.push(m.file);
+        }
     }
 
     let known: Vec<Zone> = db
@@ -128,28 +239,31 @@ pub async fn migrate(
         .await?;
     for tz in zones {
         // Views of an earlier layout (`_mv_`, `_mv2_`) lack levels the
-        // current one writes; they are rebuilt from the existing states.
+        // current one writes; they are replaced and the levels rebuilt from
+        // the existing states.
+        let name = zone_name(*tz);
         let older_layout: u64 = db
             .query(
                 "SELECT count() FROM system.tables WHERE database = currentDatabase() \
-                 AND name IN (?, ?)",
+                 AND name IN (?, ?, ?, ?)",
             )
-            .bind(format!("active_users_daily_mv_{}", zone_name(*tz)))
-            .bind(format!("active_users_daily_mv2_{}", zone_name(*tz)))
+            .bind(format!("active_users_daily_mv_{name}"))
+            .bind(format!("active_users_monthly_mv_{name}"))
+            .bind(format!("active_users_daily_mv2_{name}"))
+            .bind(format!("active_users_monthly_mv2_{name}"))
             .fetch_one()
             .await?;
-        let views = render(&render_zone(include_str!("../sql/zone_mvs.sql"), *tz));
-        run_all(&db, "zone_mvs.sql", &views).await?;
+        let views = render(&render_zone(ZONE_VIEWS, *tz));
+        run_all(&db, "zone_views.sql", &views).await?;
         if older_layout > 0 {
-            let levels = render_zone(include_str!("../sql/zone_levels.sql"), *tz);
-            run_all(&db, "zone_levels.sql", &levels).await?;
+            let levels = render(&render_zone(ZONE_LEVELS, *tz));
+            run_all(&db, "zones/zone_levels.sql", &levels).await?;
         }
         if !known.iter().any(|k| k.tz == tz.name()) {
             // Backfill with the views' own SELECTs over the retained raw
             // logins: sketch states are idempotent under re-insertion, so
             // overlapping with live view inserts cannot over-count.
-            let zone_sql = render_zone(include_str!("../sql/zone_mvs.sql"), *tz);
-            let mut backfill = backfill_from_views(&zone_sql);
+            let mut backfill = backfill_from_views(&render_zone(ZONE_VIEWS, *tz));
             backfill.push_str(&format!(
                 "INSERT INTO report_zones (tz) VALUES ('{}');\n",
                 tz.name()
@@ -160,6 +274,16 @@ pub async fn migrate(
         }
     }
     Ok(report)
+}
+
+async fn record(db: &Client, m: &Migration) -> Result<()> {
+    db.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)")
+        .bind(m.version)
+        .bind(m.file)
+        .bind(checksum(m.sql))
+        .execute()
+        .await?;
+    Ok(())
 }
 
 async fn run_all(db: &Client, file: &'static str, sql: &str) -> Result<()> {
@@ -237,15 +361,15 @@ pub async fn set_raw_retention(
 /// and for deployments that apply DDL with their own tooling).
 pub fn cluster_ddl(cluster: &str, database: &str, zones: &[Tz]) -> String {
     let mut out = String::new();
-    for m in MIGRATIONS {
-        out.push_str(&format!("-- {}\n", m.file));
-        out.push_str(&crate::cluster::render(m.sql, cluster, database));
+    for f in SCHEMA {
+        out.push_str(&format!("-- {}\n", f.file));
+        out.push_str(&crate::cluster::render(f.sql, cluster, database));
         out.push('\n');
     }
     for tz in zones {
         out.push_str(&format!("-- report timezone {}\n", tz.name()));
         out.push_str(&crate::cluster::render(
-            &render_zone(include_str!("../sql/zone_mvs.sql"), *tz),
+            &render_zone(ZONE_VIEWS, *tz),
             cluster,
             database,
         ));
@@ -338,13 +462,86 @@ mod tests {
 
     #[test]
     fn backfill_uses_the_views_selects() {
-        let sql = render_zone(include_str!("../sql/zone_mvs.sql"), Tz::Asia__Kolkata);
+        let sql = render_zone(ZONE_VIEWS, Tz::Asia__Kolkata);
         let b = backfill_from_views(&sql);
         let inserts: Vec<_> = statements(&b).collect();
         assert_eq!(inserts.len(), 2, "{b}");
         assert!(inserts[0].starts_with("INSERT INTO active_users_daily\nSELECT tz, day"));
         assert!(inserts[1].starts_with("INSERT INTO active_users_monthly\n"));
         assert!(b.contains("toDate(occurred_at, 'Asia/Kolkata')"));
+    }
+
+    /// The schema files as of the latest migration, without comments and
+    /// blank lines (so editing a comment needs no migration).
+    const SCHEMA_AT: (u32, &str) = (23, "b69f9d88c84d0c43");
+
+    fn schema_checksum() -> String {
+        let text: String = SCHEMA
+            .iter()
+            .map(|f| f.sql)
+            .chain([ZONE_VIEWS])
+            .flat_map(str::lines)
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("--"))
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        checksum(&text)
+    }
+
+    #[test]
+    fn schema_changes_come_with_a_migration() {
+        let latest = MIGRATIONS.last().map(|m| m.version).unwrap_or_default();
+        let current = schema_checksum();
+        assert!(
+            SCHEMA_AT == (latest, current.as_str()),
+            "store/sql/schema/ is pinned at migration {} with checksum {}; now the latest \
+             migration is {latest} and the schema checksum {current}. A schema change is both \
+             a new forward migration in store/sql/migrations/ (listed in MIGRATIONS) and the \
+             edit of its store/sql/schema/ file; then set SCHEMA_AT to ({latest}, \"{current}\") \
+             and run tests/e2e_schema.rs, which checks that the two build the same database.",
+            SCHEMA_AT.0,
+            SCHEMA_AT.1,
+        );
+    }
+
+    /// The name each CREATE of `sql` defines.
+    fn created(sql: &str) -> Vec<String> {
+        statements(sql)
+            .filter_map(|stmt| {
+                let code = stmt
+                    .lines()
+                    .find(|l| !l.trim().starts_with("--") && !l.trim().is_empty())?;
+                let rest = [
+                    "CREATE TABLE IF NOT EXISTS ",
+                    "CREATE MATERIALIZED VIEW IF NOT EXISTS ",
+                    "CREATE VIEW IF NOT EXISTS ",
+                ]
+                .iter()
+                .find_map(|p| code.strip_prefix(p))?;
+                rest.split_whitespace().next().map(str::to_string)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_schema_statement_creates_one_object_defined_once() {
+        let mut seen = std::collections::HashMap::new();
+        for f in SCHEMA {
+            let names = created(f.sql);
+            assert_eq!(
+                names.len(),
+                statements(f.sql).count(),
+                "{}: every statement is a CREATE ... IF NOT EXISTS (no ALTER, INSERT or DROP: \
+                 those belong in a migration)",
+                f.file
+            );
+            for n in names {
+                if let Some(other) = seen.insert(n.clone(), f.file) {
+                    panic!("{n} is defined in both {other} and {}", f.file);
+                }
+            }
+        }
+        assert!(seen.contains_key("login_events") && seen.contains_key("org_owned_slugs"));
     }
 
     #[test]

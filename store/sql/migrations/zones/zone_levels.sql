@@ -1,3 +1,18 @@
+-- Upgrade of one report timezone ({{tz}}) from an earlier view layout
+-- (`active_users_*_mv_` / `_mv2_`), run by `migrate` after
+-- ../../schema/zone_views.sql when such views exist. History, like the
+-- numbered migrations: edit only to fix an upgrade.
+--
+-- The earlier views are dropped: the current ones already feed the same
+-- tables (sketch states merge idempotently, so the overlap is harmless).
+DROP VIEW IF EXISTS active_users_daily_mv_{{name}};
+
+DROP VIEW IF EXISTS active_users_monthly_mv_{{name}};
+
+DROP VIEW IF EXISTS active_users_daily_mv2_{{name}};
+
+DROP VIEW IF EXISTS active_users_monthly_mv2_{{name}};
+
 -- Rebuilds, for one zone, the levels that earlier view layouts did not
 -- write, from the states they did: all-applications states per organization
 -- from per-application states (first layout), then global states from the

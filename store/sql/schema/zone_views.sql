@@ -1,5 +1,12 @@
--- Distinct-user sketch MVs for one report timezone ({{tz}}), created by
--- `migrate --timezones`. Local days and months are computed in the zone, so
+-- Distinct-user sketch views for one report timezone ({{tz}}): a template,
+-- applied by `migrate --timezones` for each zone after the numbered files
+-- ({{tz}} is the zone's name, {{name}} the same as a suffix of object
+-- names), and backfilled from the retained raw logins when the zone is new.
+-- Writes 06_active_users.sql's active_users_daily / active_users_monthly.
+-- The `mv3` in the names is the layout version: `migrate` tells a zone of
+-- an earlier layout (mv, mv2) by its view names and upgrades it with
+-- ../migrations/zones/zone_levels.sql.
+-- Local days and months are computed in the zone, so
 -- daily and monthly active users are exact per local calendar. Each login
 -- feeds three states: its (organization, application), its organization's
 -- all-applications state (application id 00000000-…-0000) and the global
@@ -32,14 +39,3 @@ FROM
     WHERE success
     GROUP BY month, lvl
 );
-
--- Views of earlier layouts are replaced (zone_levels.sql rebuilds the
--- levels they lacked from their states; sketch states merge idempotently,
--- so overlapping with live inserts is harmless).
-DROP VIEW IF EXISTS active_users_daily_mv_{{name}};
-
-DROP VIEW IF EXISTS active_users_monthly_mv_{{name}};
-
-DROP VIEW IF EXISTS active_users_daily_mv2_{{name}};
-
-DROP VIEW IF EXISTS active_users_monthly_mv2_{{name}};
