@@ -1,6 +1,5 @@
 //! `authpulse`: one binary, one subcommand per role.
 
-mod bench;
 mod collect_cmd;
 mod config_file;
 mod demo;
@@ -259,9 +258,6 @@ enum Command {
     /// Produce a load-generator stream (multi-tenant auth traffic with late
     /// events, re-sends and poison) to the broker.
     Loadgen(loadgen_cmd::LoadgenArgs),
-    /// Benchmark ingest, report latency, freshness, memory and distinct-user
-    /// accuracy against running servers (deploy/local/bench.sh).
-    Bench(bench::BenchArgs),
     /// Produce demo login events to the broker.
     Demo {
         #[command(flatten)]
@@ -531,7 +527,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Import { kafka, import } => import_cmd::run(&kafka, import).await?,
         Command::Config { action } => config(action).await?,
         Command::Loadgen(args) => loadgen_cmd::run(args).await?,
-        Command::Bench(args) => bench::run(args).await?,
         Command::Sketch { action } => sketch(action).await?,
         Command::Demo {
             kafka,

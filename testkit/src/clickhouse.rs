@@ -50,8 +50,8 @@ pub async fn wait_idle(ch: &clickhouse::Client, limit: Duration) -> anyhow::Resu
     while t.elapsed() < limit {
         let busy: u64 = ch
             .query(
-                "SELECT (SELECT count() FROM system.merges) + \
-                 (SELECT count() FROM system.mutations WHERE NOT is_done)",
+                "SELECT toUInt64(ifNull((SELECT count() FROM system.merges), 0) + \
+                 ifNull((SELECT count() FROM system.mutations WHERE NOT is_done), 0))",
             )
             .fetch_one()
             .await?;
