@@ -430,18 +430,7 @@ impl Child {
 
     /// SIGTERM, then SIGKILL after 30 s.
     pub fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(30) {
-            if self.exited().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        authpulse_testkit::terminate(&mut self.child, Duration::from_secs(30));
     }
 }
 

@@ -290,11 +290,7 @@ impl Stack {
 
     /// Sends SIGTERM and waits for exit; returns the exit code.
     pub fn terminate(&mut self, i: usize) -> Option<i32> {
-        let child = &mut self.children[i];
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        wait_exit(child, Duration::from_secs(60))
+        terminate(&mut self.children[i], Duration::from_secs(60))
     }
 
     pub fn migrate(&self, database: &str) {
@@ -315,11 +311,23 @@ impl Stack {
     }
 }
 
+/// SIGTERM (a graceful stop: ingest commits, the api drains), then
+/// [`wait_exit`]; returns the exit code.
+pub fn terminate(child: &mut Child, limit: Duration) -> Option<i32> {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    wait_exit(child, limit)
+}
+
+/// Waits up to `limit` for `child` to exit (its exit code), else kills it.
 pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
     let t = Instant::now();
     while t.elapsed() < limit {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
+        match child.try_wait() {
+            Ok(Some(status)) => return status.code(),
+            Ok(None) => {}
+            Err(_) => break,
         }
         std::thread::sleep(Duration::from_millis(100));
     }
