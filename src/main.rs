@@ -3,13 +3,8 @@
 //! hands the subcommand to [`cmd::run`]; each subcommand lives in its own
 //! module under `src/cmd/`.
 
-mod bench;
 mod cmd;
 mod config_file;
-
-// `src/bench/` reaches the producer as `crate::loadgen_cmd` (its old home);
-// goes with `mod bench` when the benchmark moves to its own crate.
-use cmd::loadgen as loadgen_cmd;
 
 use clap::{CommandFactory as _, Parser, ValueEnum};
 

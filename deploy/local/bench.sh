@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks: starts its own ClickHouse and Apache Kafka broker on free
-# ports under a temp dir, builds the release binary, runs
-# `authpulse bench` (arguments are passed through), writes
-# docs/benchmarks.md and stops the servers by PID.
+# ports under a temp dir, builds the release binaries (authpulse, and
+# authpulse-bench from bench/), runs `authpulse-bench` (arguments are passed
+# through) against `authpulse`, writes docs/benchmarks.md and stops the
+# servers by PID.
 #   deploy/local/bench.sh                                   # defaults
 #   deploy/local/bench.sh --events 100000 --sizes 100000   # quick
 # Environment: BENCH_OUT (docs/benchmarks.md), BENCH_JSON (target/bench.json),
-#   BENCH_KEEP=1 keeps the temp dir, SKIP_INSTALL=1 skips install.sh.
+#   BENCH_KEEP=1 keeps the temp dir, SKIP_INSTALL=1 skips install.sh,
+#   BENCH_PROFILE=dev uses debug binaries (checks the bench, not figures).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$AUTHPULSE_REPO"
@@ -15,8 +17,16 @@ BENCH_OUT="${BENCH_OUT:-$AUTHPULSE_REPO/docs/benchmarks.md}"
 BENCH_JSON="${BENCH_JSON:-$AUTHPULSE_REPO/target/bench.json}"
 
 [ "${SKIP_INSTALL:-0}" = 1 ] || bash deploy/local/install.sh
-log "building authpulse (release)"
-cargo build --release --quiet --bin authpulse
+# BENCH_PROFILE=dev builds and measures debug binaries (a quick check of
+# the bench itself, not figures to publish).
+BENCH_PROFILE="${BENCH_PROFILE:-release}"
+case "$BENCH_PROFILE" in
+  release) profile_args=(--release); bin_dir=target/release ;;
+  dev) profile_args=(); bin_dir=target/debug ;;
+  *) echo "BENCH_PROFILE must be release or dev, not $BENCH_PROFILE" >&2; exit 2 ;;
+esac
+log "building authpulse and authpulse-bench ($BENCH_PROFILE)"
+cargo build "${profile_args[@]}" --quiet -p authpulse -p authpulse-bench --bin authpulse --bin authpulse-bench
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -41,7 +51,8 @@ perf_arg=()
 if [ "${BENCH_PERF:-1}" = 1 ] && command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then
   perf_arg=(--perf)
 fi
-target/release/authpulse bench \
+"$bin_dir/authpulse-bench" \
+  --authpulse-bin "$bin_dir/authpulse" \
   --clickhouse-url "http://127.0.0.1:$CH_HTTP_PORT" \
   --brokers "127.0.0.1:$BROKER_PORT" \
   --workdir "$WORK/bench" \

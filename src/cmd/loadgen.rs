@@ -54,11 +54,6 @@ impl Sender {
         })
     }
 
-    /// The underlying producer (clones share the same queue).
-    pub fn producer(&self) -> FutureProducer {
-        self.producer.clone()
-    }
-
     /// Enqueues one record; waits only when librdkafka's queue is full.
     pub async fn send(&mut self, topic: &str, key: &[u8], payload: &[u8]) -> anyhow::Result<()> {
         loop {

@@ -40,9 +40,6 @@ pub enum Command {
     /// Produce a load-generator stream (multi-tenant auth traffic with late
     /// events, re-sends and poison) to the broker.
     Loadgen(loadgen::Args),
-    /// Benchmark ingest, report latency, freshness, memory and distinct-user
-    /// accuracy against running servers (deploy/local/bench.sh).
-    Bench(crate::bench::BenchArgs),
     /// Produce demo login events to the broker.
     Demo(demo::Args),
     /// Portable distinct-user sketches: export a month, union files from
@@ -65,7 +62,6 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Import(args) => import::run(args).await,
         Command::Config { action } => config::run(action).await,
         Command::Loadgen(args) => loadgen::run(args).await,
-        Command::Bench(args) => crate::bench::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Sketch { action } => sketch::run(action).await,
         Command::Up(args) => up::run(args).await,

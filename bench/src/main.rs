@@ -1,8 +1,9 @@
-//! `authpulse bench`: ingest throughput (authpulse's consumer vs ClickHouse's
+//! `authpulse-bench`: ingest throughput (authpulse's consumer vs ClickHouse's
 //! Kafka engine vs a file insert), report latency, freshness, consumer
 //! memory and distinct-user accuracy, against running ClickHouse and broker
-//! servers (deploy/local/bench.sh starts them). Results go to JSON and to a
-//! Markdown report (docs/benchmarks.md).
+//! servers (deploy/local/bench.sh starts them) and the `authpulse` binary.
+//! Results go to JSON and to a Markdown report (docs/benchmarks.md)
+//! rendered from templates/benchmarks.md.j2.
 
 mod ch;
 mod fresh;
@@ -13,19 +14,22 @@ mod mau;
 mod report;
 mod rows;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::Args;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use clap::Parser;
+use rdkafka::admin::{NewTopic, TopicReplication};
 
 pub use ch::Ch;
 
-#[derive(Args, Clone, Debug)]
+#[derive(Parser, Clone, Debug)]
+#[command(
+    name = "authpulse-bench",
+    about = "Benchmark ingest, report latency, freshness, memory and distinct-user \
+             accuracy against running servers (deploy/local/bench.sh)"
+)]
 pub struct BenchArgs {
     /// ClickHouse HTTP URL.
     #[arg(
@@ -131,10 +135,13 @@ pub struct BenchArgs {
     /// SASL, TLS, compression, librdkafka properties (docs/security.md).
     #[command(flatten)]
     pub kafka: authpulse_connect::KafkaOptions,
-    /// ClickHouse user and password (the bench's timing client speaks
-    /// plain HTTP only).
+    /// ClickHouse user, password and CA (the product's client).
     #[command(flatten)]
     pub ch_auth: authpulse_connect::ClickHouseOptions,
+    /// The `authpulse` binary whose ingest and api are measured (default:
+    /// the one next to this binary, or AUTHPULSE_BIN).
+    #[arg(long)]
+    pub authpulse_bin: Option<PathBuf>,
 }
 
 impl BenchArgs {
@@ -157,22 +164,38 @@ pub struct Results {
     pub errors: Vec<String>,
 }
 
-/// `authpulse bench`.
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(BenchArgs::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    let bin = match &args.authpulse_bin {
+        Some(b) => b.clone(),
+        None => authpulse_testkit::authpulse_bin()?,
+    };
+    anyhow::ensure!(
+        bin.is_file(),
+        "--authpulse-bin {} is not a file",
+        bin.display()
+    );
     let workdir = match &args.workdir {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("authpulse-bench-{}", std::process::id())),
     };
     std::fs::create_dir_all(&workdir).with_context(|| format!("creating {}", workdir.display()))?;
-    // Its timing client is a bare HTTP/1.1 one (no TLS): say so up front.
-    anyhow::ensure!(
-        args.clickhouse_url.starts_with("http://"),
-        "bench talks to ClickHouse over plain http:// only (its timing client has no TLS)"
-    );
-    let mut ch = Ch::new(&args.clickhouse_url, &args.ch_auth);
-    let version = ch
-        .scalar("SELECT version()")
+    let ch = Ch::new(args.ch_auth.client(&args.clickhouse_url)?);
+    let version: String = ch
+        .client()
+        .query("SELECT version()")
+        .fetch_one()
         .await
         .context("ClickHouse is not answering")?;
     let mut results = Results {
@@ -217,6 +240,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ctx = Ctx {
         args: args.clone(),
         workdir: workdir.clone(),
+        bin,
+        ch,
+        http: http::Http::new(),
     };
     if args.step("ingest") {
         eprintln!("== ingest: {} messages", args.events);
@@ -264,7 +290,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("error: {e}");
     }
     let json = report::json(&results);
-    let md = report::markdown(&results);
+    let md = report::markdown(&results)?;
     if let Some(p) = &args.json {
         std::fs::write(p, serde_json::to_vec_pretty(&json)?)
             .with_context(|| format!("writing {}", p.display()))?;
@@ -286,29 +312,31 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 pub struct Ctx {
     pub args: BenchArgs,
     pub workdir: PathBuf,
+    /// The `authpulse` binary spawned for ingest and api.
+    pub bin: PathBuf,
+    /// ClickHouse through the product's client.
+    pub ch: Ch,
+    /// The HTTP client that times the API.
+    pub http: http::Http,
 }
 
 impl Ctx {
-    pub fn ch(&self) -> Ch {
-        Ch::new(&self.args.clickhouse_url, &self.args.ch_auth)
-    }
-
-    /// A ClickHouse client from the product's one builder.
-    pub fn ch_client(&self) -> anyhow::Result<authpulse_connect::ClickHouseClient> {
-        Ok(self.args.ch_auth.client(&self.args.clickhouse_url)?)
+    /// The product's ClickHouse client, no database selected.
+    pub fn ch_client(&self) -> clickhouse::Client {
+        self.ch.client().clone()
     }
 
     /// (Re)creates `db` with the authpulse schema.
     pub async fn fresh_db(&self, db: &str) -> anyhow::Result<()> {
-        let mut ch = self.ch();
-        ch.exec(None, &format!("DROP DATABASE IF EXISTS {db} SYNC"))
+        self.ch
+            .exec(&format!("DROP DATABASE IF EXISTS `{db}` SYNC"))
             .await?;
         self.migrate_db(db).await
     }
 
     /// Migrates `db` to the current schema without dropping it.
     pub async fn migrate_db(&self, db: &str) -> anyhow::Result<()> {
-        authpulse_store::migrate(&self.ch_client()?, db, &[chrono_tz::Tz::UTC], None)
+        authpulse_store::migrate(&self.ch_client(), db, &[chrono_tz::Tz::UTC], None)
             .await
             .with_context(|| format!("migrating {db}"))?;
         Ok(())
@@ -319,53 +347,32 @@ impl Ctx {
     /// that lag by up to one refresh period (5–10 s); a measurement taken
     /// right after a bulk load reads them once they have caught up.
     pub async fn refresh_views(&self, db: &str) -> anyhow::Result<()> {
-        let mut ch = self.ch();
-        let views = ch
-            .exec(
-                None,
-                &format!(
-                    "SELECT view FROM system.view_refreshes WHERE database = '{db}' FORMAT TSV"
-                ),
-            )
-            .await?;
-        for v in views.lines().map(str::trim).filter(|v| !v.is_empty()) {
-            ch.exec(None, &format!("SYSTEM REFRESH VIEW {db}.{v}"))
-                .await?;
-            ch.exec(None, &format!("SYSTEM WAIT VIEW {db}.{v}")).await?;
-        }
+        authpulse_testkit::refresh_views(self.ch.client(), db).await?;
         Ok(())
     }
 
     pub async fn drop_db(&self, db: &str) {
         if !self.args.keep {
             let _ = self
-                .ch()
-                .exec(None, &format!("DROP DATABASE IF EXISTS {db} SYNC"))
+                .ch
+                .exec(&format!("DROP DATABASE IF EXISTS `{db}` SYNC"))
                 .await;
         }
     }
 
     pub async fn create_topic(&self, topic: &str) -> anyhow::Result<()> {
-        let admin: AdminClient<DefaultClientContext> =
-            self.args.kafka.client_config(&self.args.brokers).create()?;
-        let res = admin
-            .create_topics(
-                &[NewTopic::new(
-                    topic,
-                    self.args.partitions,
-                    TopicReplication::Fixed(1),
-                )],
-                &AdminOptions::new(),
-            )
-            .await?;
-        for r in res {
-            match r {
-                Ok(_) => {}
-                Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((t, e)) => anyhow::bail!("create topic {t}: {e}"),
-            }
-        }
-        Ok(())
+        authpulse_testkit::create_topic(
+            &self.args.kafka.client_config(&self.args.brokers),
+            NewTopic::new(topic, self.args.partitions, TopicReplication::Fixed(1)),
+            self.args.partitions,
+        )
+        .await
+    }
+
+    /// A fast producer with the bench's broker and security options.
+    pub fn producer(&self) -> anyhow::Result<authpulse_testkit::Producer> {
+        self.args.kafka.validate()?;
+        authpulse_testkit::Producer::new(self.args.kafka.producer_config(&self.args.brokers))
     }
 
     /// CPU seconds used so far by ClickHouse and the broker.
@@ -381,8 +388,7 @@ impl Ctx {
     pub fn spawn(&self, args: &[String], log: &str) -> anyhow::Result<Child> {
         let log_path = self.workdir.join(log);
         let out = std::fs::File::create(&log_path)?;
-        let exe = std::env::current_exe()?;
-        let child = Command::new(exe)
+        let child = Command::new(&self.bin)
             .args(args)
             .env("AUTHPULSE_CLICKHOUSE_URL", &self.args.clickhouse_url)
             .env("AUTHPULSE_BROKERS", &self.args.brokers)
@@ -393,7 +399,7 @@ impl Ctx {
             .stdout(Stdio::null())
             .stderr(out)
             .spawn()
-            .with_context(|| format!("spawning authpulse {}", args.join(" ")))?;
+            .with_context(|| format!("spawning {} {}", self.bin.display(), args.join(" ")))?;
         Ok(Child {
             child,
             log: log_path,
@@ -424,18 +430,7 @@ impl Child {
 
     /// SIGTERM, then SIGKILL after 30 s.
     pub fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(30) {
-            if self.exited().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        authpulse_testkit::terminate(&mut self.child, Duration::from_secs(30));
     }
 }
 
@@ -449,7 +444,7 @@ impl Drop for Child {
 }
 
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(authpulse_testkit::try_free_port()?)
 }
 
 /// `VmHWM` (peak resident set) of a process, in bytes.
@@ -529,9 +524,12 @@ fn machine(ch_version: &str, info: &[String]) -> Vec<(String, String)> {
 
 /// Scrapes the consumer's Prometheus metrics: batches stored, rows per
 /// batch, store groups and store time per group.
-pub async fn ingest_metrics(port: u16) -> Option<String> {
-    let mut conn = http::Conn::new(&format!("http://127.0.0.1:{port}"));
-    let text = conn.get("/metrics", &[]).await.ok()?.text();
+pub async fn ingest_metrics(http: &http::Http, port: u16) -> Option<String> {
+    let r = http
+        .get(&format!("http://127.0.0.1:{port}/metrics"), None)
+        .await
+        .ok()?;
+    let text = r.text();
     let get = |name: &str| {
         text.lines()
             .find(|l| l.starts_with(name))

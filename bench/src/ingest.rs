@@ -13,9 +13,8 @@ use authpulse_loadgen::{generate, Oracle, Profile};
 use chrono::Utc;
 
 use super::ch::Counts;
-use super::rows::{TableBuffers, TABLES};
+use super::rows::{tables, Columns, TableBuffers, ENVELOPE};
 use super::{peak_rss, Ctx};
-use crate::loadgen_cmd::Sender;
 
 pub const TOPIC: &str = "bench-ingest";
 
@@ -85,24 +84,31 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<IngestResult> {
         ..profile(ctx, ctx.args.events)
     };
     ctx.create_topic(TOPIC).await?;
+    // The raw tables' columns, from a database migrated as every path's is.
+    let columns_db = "bench_ingest_columns";
+    ctx.fresh_db(columns_db).await?;
+    let cols = Columns::of(&ctx.ch, columns_db).await?;
+    ctx.ch
+        .exec(&format!("DROP DATABASE IF EXISTS {columns_db} SYNC"))
+        .await?;
     let rows_dir = ctx.workdir.join("rows");
     std::fs::create_dir_all(&rows_dir)?;
-    let mut files = TABLES
+    let mut files = tables()
         .iter()
         .map(|t| {
             std::fs::File::create(rows_dir.join(format!("{t}.jsonl")))
                 .map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut sender = Sender::new(&ctx.args.brokers, &ctx.args.kafka)?;
+    let mut sender = ctx.producer()?;
     let mut oracle = Oracle::new();
-    let mut bufs = TableBuffers::default();
+    let mut bufs = TableBuffers::new(cols.clone());
     let t = Instant::now();
     for m in generate(&profile) {
         sender.send(TOPIC, m.key.as_bytes(), &m.payload).await?;
         oracle.observe(&m);
         if let Some(e) = m.as_event() {
-            bufs.push(e);
+            bufs.push(e)?;
         }
         for (table, b) in bufs.take(1 << 20) {
             files[table].write_all(&b)?;
@@ -143,7 +149,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<IngestResult> {
         timeout
     };
     result.runs.push(a);
-    let b = kafka_engine(ctx, exp, limit_b)
+    let b = kafka_engine(ctx, exp, limit_b, &cols)
         .await
         .unwrap_or_else(|e| failed("kafka_engine", e));
     eprintln!("   ClickHouse Kafka engine: {}", summary(&b));
@@ -180,11 +186,10 @@ async fn wait_visible(
     limit: Duration,
     mut alive: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<Counts> {
-    let mut ch = ctx.ch();
     let t = Instant::now();
     loop {
         alive()?;
-        let c = ch.counts(db).await?;
+        let c = ctx.ch.counts(db).await?;
         if c.events() >= exp.events() && c.login_success >= exp.login_success {
             return Ok(c);
         }
@@ -221,7 +226,7 @@ fn finish(ctx: &Ctx, run: &mut IngestRun, m0: CpuMark, exp: Counts, got: Counts)
 async fn authpulse(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result<IngestRun> {
     let db = "bench_ingest_authpulse";
     ctx.fresh_db(db).await?;
-    ctx.ch().wait_idle(Duration::from_secs(60)).await?;
+    ctx.ch.wait_idle(Duration::from_secs(60)).await?;
     let mut run = IngestRun {
         name: "authpulse",
         ..IngestRun::default()
@@ -270,7 +275,7 @@ async fn authpulse(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result<In
     run.secs = t.elapsed().as_secs_f64();
     run.peak_rss = peak_rss(pid);
     run.child_cpu = super::cpu_secs(pid);
-    run.metrics = super::ingest_metrics(metrics_port).await;
+    run.metrics = super::ingest_metrics(&ctx.http, metrics_port).await;
     if let Some(p) = perf.as_mut() {
         let _ = std::process::Command::new("kill")
             .args(["-INT", &p.id().to_string()])
@@ -286,68 +291,31 @@ async fn authpulse(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result<In
     Ok(run)
 }
 
-/// Envelope columns every raw table shares, parsed from `raw`.
-const KAFKA_ENVELOPE: &str = "toUUID(JSONExtractString(raw, 'id')) AS event_id,
-     parseDateTime64BestEffort(JSONExtractString(raw, 'occurred_at'), 3, 'UTC') AS occurred_at,
-     toUUID(JSONExtractString(raw, 'org', 'id')) AS org_id,
-     JSONExtractString(raw, 'org', 'slug') AS org_slug";
-
-/// Parsing SQL of each raw table's own columns from the JSON text column
-/// `raw` of the staging table (rows of one event type).
-const KAFKA_MVS: [(&str, &str, &str); 5] = [
-    (
-        "login_events",
-        "login",
-        "toUUIDOrZero(JSONExtractString(raw, 'data', 'application_id')) AS application_id,
-         JSONExtractString(raw, 'data', 'application_name') AS application_name,
-         toUUIDOrZero(JSONExtractString(raw, 'data', 'user_id')) AS user_id,
-         JSONExtractString(raw, 'data', 'login_id') AS login_id,
-         JSONExtractBool(raw, 'data', 'success') AS success,
-         if(success, '', JSONExtractString(raw, 'data', 'failure_reason')) AS failure_reason,
-         lower(trimBoth(JSONExtractString(raw, 'data', 'provider'))) AS provider,
-         JSONExtractString(raw, 'data', 'ip') AS ip,
-         JSONExtractString(raw, 'data', 'user_agent') AS user_agent,
-         JSONExtractString(raw, 'data', 'session_id') AS session_id",
-    ),
-    (
-        "registration_events",
-        "registration",
-        "JSONExtractString(raw, 'data', 'action') AS action,
-         toUUIDOrZero(JSONExtractString(raw, 'data', 'user_id')) AS user_id,
-         toUUIDOrZero(JSONExtractString(raw, 'data', 'application_id')) AS application_id,
-         JSONExtractString(raw, 'data', 'application_name') AS application_name",
-    ),
-    (
-        "token_events",
-        "token",
-        "JSONExtractString(raw, 'data', 'grant_type') AS grant_type,
-         JSONExtractString(raw, 'data', 'token_type') AS token_type,
-         JSONExtractString(raw, 'data', 'client_id') AS client_id,
-         toUUIDOrZero(JSONExtractString(raw, 'data', 'application_id')) AS application_id,
-         toUUIDOrZero(JSONExtractString(raw, 'data', 'user_id')) AS user_id",
-    ),
-    (
-        "session_events",
-        "session",
-        "JSONExtractString(raw, 'data', 'action') AS action,
-         JSONExtractString(raw, 'data', 'session_id') AS session_id,
-         toUUIDOrZero(JSONExtractString(raw, 'data', 'user_id')) AS user_id,
-         parseDateTime64BestEffortOrZero(JSONExtractString(raw, 'data', 'expires_at'), 3, 'UTC') AS expires_at,
-         toUUIDOrZero(JSONExtractString(raw, 'data', 'application_id')) AS application_id",
-    ),
-    (
-        "audit_events",
-        "audit",
-        "JSONExtractString(raw, 'data', 'action') AS action,
-         JSONExtractString(raw, 'data', 'entity_type') AS entity_type,
-         JSONExtractString(raw, 'data', 'entity_id') AS entity_id,
-         JSONExtractString(raw, 'data', 'actor_id') AS actor_id,
-         JSONExtractString(raw, 'data', 'actor_email') AS actor_email,
-         JSONExtractString(raw, 'data', 'organization_id') AS organization_id,
-         if(JSONHas(raw, 'data', 'metadata'), JSONExtractRaw(raw, 'data', 'metadata'), '{}') AS metadata,
-         JSONExtractString(raw, 'data', 'ip_address') AS ip_address",
-    ),
-];
+/// Parsing SQL of `column` (of ClickHouse type `ty`) from the JSON text
+/// column `raw` of the staging table: the envelope where [`ENVELOPE`] says,
+/// any other column the `data` field of its name; parsed by type.
+fn kafka_column(column: &str, ty: &str) -> String {
+    let path: Vec<String> = match ENVELOPE.iter().find(|(c, _)| *c == column) {
+        Some((_, path)) => path.iter().map(|p| format!("'{p}'")).collect(),
+        None => vec!["'data'".into(), format!("'{column}'")],
+    };
+    let path = path.join(", ");
+    let expr = if ty.contains("UUID") {
+        format!("toUUIDOrZero(JSONExtractString(raw, {path}))")
+    } else if ty.starts_with("DateTime64") {
+        format!("parseDateTime64BestEffortOrZero(JSONExtractString(raw, {path}), 3, 'UTC')")
+    } else if ty == "Bool" {
+        format!("JSONExtractBool(raw, {path})")
+    } else if ty.contains("String") {
+        // Objects (audit metadata) are stored as their JSON text.
+        format!(
+            "if(JSONType(raw, {path}) = 'Object', JSONExtractRaw(raw, {path}), JSONExtractString(raw, {path}))"
+        )
+    } else {
+        format!("JSONExtract(raw, {path}, '{ty}')")
+    };
+    format!("{expr} AS {column}")
+}
 
 /// The Kafka engine DDL: Kafka table → MV → Null staging table (type, raw)
 /// → one parsing MV per raw table. The staging MVs exist before the Kafka
@@ -359,13 +327,25 @@ const KAFKA_MVS: [(&str, &str, &str); 5] = [
 /// in turn), blocks of `max_block` rows. ClickHouse caps consumers at its
 /// physical cores unless told otherwise; a partition without a consumer of
 /// its own would be the bottleneck, so the cap is lifted.
-pub fn kafka_engine_ddl(brokers: &str, group: &str, consumers: u32, max_block: u64) -> Vec<String> {
+pub fn kafka_engine_ddl(
+    cols: &Columns,
+    brokers: &str,
+    group: &str,
+    consumers: u32,
+    max_block: u64,
+) -> Vec<String> {
     let mut ddl =
         vec!["CREATE TABLE kafka_stage (type String, raw String) ENGINE = Null".to_string()];
-    for (table, kind, select) in KAFKA_MVS {
+    for ((kind, table), columns) in authpulse_testkit::TYPES
+        .iter()
+        .zip(tables())
+        .zip(&cols.tables)
+    {
+        let select: Vec<String> = columns.iter().map(|(c, t)| kafka_column(c, t)).collect();
         ddl.push(format!(
-            "CREATE MATERIALIZED VIEW kafka_{kind}_mv TO {table} AS SELECT {KAFKA_ENVELOPE}, {select} \
-             FROM kafka_stage WHERE type = '{kind}'"
+            "CREATE MATERIALIZED VIEW kafka_{kind}_mv TO {table} AS SELECT {} \
+             FROM kafka_stage WHERE type = '{kind}'",
+            select.join(", ")
         ));
     }
     ddl.push(format!(
@@ -384,10 +364,15 @@ pub fn kafka_engine_ddl(brokers: &str, group: &str, consumers: u32, max_block: u
     ddl
 }
 
-async fn kafka_engine(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result<IngestRun> {
+async fn kafka_engine(
+    ctx: &Ctx,
+    exp: Counts,
+    limit: Duration,
+    cols: &Columns,
+) -> anyhow::Result<IngestRun> {
     let db = "bench_ingest_kafka_engine";
     ctx.fresh_db(db).await?;
-    let mut ch = ctx.ch();
+    let ch = &ctx.ch;
     ch.wait_idle(Duration::from_secs(60)).await?;
     let brokers = ctx
         .args
@@ -399,14 +384,20 @@ async fn kafka_engine(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result
         0 => ctx.args.partitions as u32,
         n => n,
     };
-    let ddl = kafka_engine_ddl(&brokers, &group, consumers, ctx.args.kafka_max_block_size);
+    let ddl = kafka_engine_ddl(
+        cols,
+        &brokers,
+        &group,
+        consumers,
+        ctx.args.kafka_max_block_size,
+    );
     let (start, last) = ddl.split_at(ddl.len() - 1);
     for s in start {
-        if let Err(e) = ch.exec(Some(db), s).await {
+        if let Err(e) = ch.exec_in(db, s).await {
             // Is it the broker? The same table with nothing listening.
             let probe = ch
-                .exec(
-                    Some(db),
+                .exec_in(
+                    db,
                     "CREATE TABLE kafka_probe (raw String) ENGINE = Kafka SETTINGS \
                      kafka_broker_list = '127.0.0.1:1', kafka_topic_list = 'none', \
                      kafka_group_name = 'none', kafka_format = 'JSONAsString'",
@@ -432,7 +423,7 @@ async fn kafka_engine(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result
     };
     let m0 = mark(ctx);
     let t = Instant::now();
-    ch.exec(Some(db), &last[0]).await?;
+    ch.exec_in(db, &last[0]).await?;
     let got = wait_visible(ctx, db, exp, limit, || Ok(())).await;
     run.secs = t.elapsed().as_secs_f64();
     let m1 = mark(ctx);
@@ -440,17 +431,18 @@ async fn kafka_engine(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result
         Ok(g) => g,
         Err(e) => {
             let why = ch
-                .exec(
-                    None,
-                    &format!(
-                        "SELECT arrayStringConcat(exceptions.text, ' | ') FROM system.kafka_consumers \
-                         WHERE database = '{db}' FORMAT TSV"
-                    ),
+                .client()
+                .query(
+                    "SELECT arrayStringConcat(exceptions.text, ' | ') FROM system.kafka_consumers \
+                     WHERE database = ?",
                 )
+                .bind(db)
+                .fetch_all::<String>()
                 .await
+                .map(|v| v.join(" | "))
                 .unwrap_or_else(|e| format!("(system.kafka_consumers: {e:#})"));
             let _ = ch
-                .exec(Some(db), "DROP TABLE IF EXISTS kafka_src_mv SYNC")
+                .exec_in(db, "DROP TABLE IF EXISTS kafka_src_mv SYNC")
                 .await;
             ctx.drop_db(db).await;
             anyhow::bail!("{e:#}; Kafka engine exceptions: {}", why.trim());
@@ -458,11 +450,9 @@ async fn kafka_engine(ctx: &Ctx, exp: Counts, limit: Duration) -> anyhow::Result
     };
     // Stop consuming before anything else is measured.
     let _ = ch
-        .exec(Some(db), "DROP TABLE IF EXISTS kafka_src_mv SYNC")
+        .exec_in(db, "DROP TABLE IF EXISTS kafka_src_mv SYNC")
         .await;
-    let _ = ch
-        .exec(Some(db), "DROP TABLE IF EXISTS kafka_src SYNC")
-        .await;
+    let _ = ch.exec_in(db, "DROP TABLE IF EXISTS kafka_src SYNC").await;
     finish(ctx, &mut run, m0, exp, got);
     run.ch_cpu = m0.ch.zip(m1.ch).map(|(a, b)| b - a);
     run.broker_cpu = m0.broker.zip(m1.broker).map(|(a, b)| b - a);
@@ -477,7 +467,7 @@ async fn file_insert(
 ) -> anyhow::Result<IngestRun> {
     let db = "bench_ingest_file";
     ctx.fresh_db(db).await?;
-    let mut ch = ctx.ch();
+    let ch = &ctx.ch;
     ch.wait_idle(Duration::from_secs(60)).await?;
     let mut run = IngestRun {
         name: "file_insert",
@@ -485,8 +475,8 @@ async fn file_insert(
     };
     let m0 = mark(ctx);
     let t = Instant::now();
-    for table in TABLES {
-        ch.insert_file(db, table, &rows_dir.join(format!("{table}.jsonl")))
+    for table in tables() {
+        ch.insert_file(db, &table, &rows_dir.join(format!("{table}.jsonl")))
             .await?;
     }
     let got = wait_visible(ctx, db, exp, Duration::from_secs(60), || Ok(())).await?;

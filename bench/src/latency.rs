@@ -10,8 +10,7 @@ use authpulse_loadgen::{app_ids, generate, org_ids};
 use chrono::{Datelike, Utc};
 use hdrhistogram::Histogram;
 
-use super::http::Conn;
-use super::rows::{TableBuffers, TABLES};
+use super::rows::{tables, Columns, TableBuffers};
 use super::{free_port, Child, Ctx};
 
 pub const KEY: &str = "bench-member-key-0123456789";
@@ -53,6 +52,9 @@ pub struct SizeResult {
     pub parts: u64,
     /// `SELECT 1` over ClickHouse HTTP: the per-query floor.
     pub floor: Option<Stats>,
+    /// The API's health check through the bench's HTTP client: the
+    /// client's (and loopback's) own per-request cost, an upper bound.
+    pub http_floor: Option<Stats>,
     pub endpoints: Vec<EndpointResult>,
 }
 
@@ -74,19 +76,21 @@ pub async fn load(
     db: &str,
     events: impl Iterator<Item = authpulse_schemas::Event>,
 ) -> anyhow::Result<u64> {
+    let cols = Columns::of(&ctx.ch, db).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Vec<u8>)>(4);
-    let mut ch = ctx.ch();
+    let ch = ctx.ch.clone();
     let db_owned = db.to_string();
     let inserter = tokio::spawn(async move {
+        let tables = tables();
         while let Some((t, rows)) = rx.recv().await {
-            ch.insert_bytes(&db_owned, TABLES[t], &rows).await?;
+            ch.insert_bytes(&db_owned, &tables[t], rows).await?;
         }
         anyhow::Ok(())
     });
-    let mut bufs = TableBuffers::default();
+    let mut bufs = TableBuffers::new(cols);
     let mut n = 0u64;
     for e in events {
-        bufs.push(&e);
+        bufs.push(&e)?;
         n += 1;
         if n.is_multiple_of(65_536) {
             for chunk in bufs.take(64 << 20) {
@@ -117,16 +121,14 @@ pub fn events_of(
 pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
     let db = format!("bench_reports_{size}");
     let profile = super::ingest::profile(ctx, size);
-    let mut ch = ctx.ch();
+    let ch = &ctx.ch;
     let kept: u64 = if ctx.args.reuse {
-        let tables: Vec<String> = TABLES.iter().map(|t| format!("'{t}'")).collect();
-        ch.scalar(&format!(
-            "SELECT sum(rows) FROM system.parts WHERE database = '{db}' AND active AND table IN ({})",
+        let tables: Vec<String> = tables().iter().map(|t| format!("'{t}'")).collect();
+        ch.count(&format!(
+            "SELECT toUInt64(sum(rows)) FROM system.parts WHERE database = '{db}' AND active AND table IN ({})",
             tables.join(", ")
         ))
         .await?
-        .parse()
-        .unwrap_or(0)
     } else {
         0
     };
@@ -145,12 +147,10 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
     ch.wait_idle(Duration::from_secs(180)).await?;
     ctx.refresh_views(&db).await?;
     let parts: u64 = ch
-        .scalar(&format!(
+        .count(&format!(
             "SELECT count() FROM system.parts WHERE database = '{db}' AND active"
         ))
-        .await?
-        .parse()
-        .unwrap_or(0);
+        .await?;
     eprintln!("   loaded {rows} rows in {load_secs:.1}s ({parts} active parts)");
 
     // The API, with a key that is a member of every org and stat caching off.
@@ -169,14 +169,24 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let mut child = spawn_api(ctx, &db, port, &auth_path, &format!("api-{size}.log"))?;
-    wait_healthy(&base, &mut child).await?;
+    wait_healthy(ctx, &base, &mut child).await?;
     let mut h = histogram();
     for _ in 0..ctx.args.requests {
-        let (el, _) = ch.timed(&db, "SELECT 1 FORMAT JSONCompact").await?;
+        let (el, _) = ch.timed(&db, "SELECT 1").await?;
         h.record(el.as_micros().max(1) as u64)?;
     }
     let floor = Some(Stats::of(&h));
-    let endpoints = measure(ctx, &db, &base, &profile, &orgs).await;
+    let mut h = histogram();
+    let health = format!("{base}/jans-auth/sys/health-check");
+    for _ in 0..ctx.args.requests {
+        let t = Instant::now();
+        let r = ctx.http.get(&health, None).await?;
+        h.record(t.elapsed().as_micros().max(1) as u64)?;
+        anyhow::ensure!(r.status == 200, "health check: HTTP {}", r.status);
+    }
+    let http_floor = Some(Stats::of(&h));
+    let entity_status = entity_status_select(ctx, &db).await?;
+    let endpoints = measure(ctx, &db, &base, &profile, &orgs, &entity_status).await;
     child.terminate();
     ctx.drop_db(&db).await;
     Ok(SizeResult {
@@ -185,6 +195,7 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
         load_secs,
         parts,
         floor,
+        http_floor,
         endpoints: endpoints?,
     })
 }
@@ -214,14 +225,14 @@ pub fn spawn_api(
     )
 }
 
-pub async fn wait_healthy(base: &str, child: &mut Child) -> anyhow::Result<()> {
+pub async fn wait_healthy(ctx: &Ctx, base: &str, child: &mut Child) -> anyhow::Result<()> {
     let t = Instant::now();
-    let mut conn = Conn::new(base);
+    let url = format!("{base}/jans-auth/sys/health-check");
     while t.elapsed() < Duration::from_secs(60) {
         if let Some(s) = child.exited() {
             anyhow::bail!("authpulse api exited ({s}): {}", child.log_tail());
         }
-        if let Ok(r) = conn.get("/jans-auth/sys/health-check", &[]).await {
+        if let Ok(r) = ctx.http.get(&url, None).await {
             if r.status == 200 {
                 return Ok(());
             }
@@ -231,7 +242,31 @@ pub async fn wait_healthy(base: &str, child: &mut Child) -> anyhow::Result<()> {
     anyhow::bail!("authpulse api did not become healthy: {}", child.log_tail())
 }
 
-fn endpoints(profile: &authpulse_loadgen::Profile, orgs: &[(uuid::Uuid, String)]) -> Vec<Endpoint> {
+/// The entity-status rule as the schema defines it: the SELECT of the
+/// materialized view that keeps `entity_state` (entity_type, entity_id,
+/// org_id, status, version), read from `db` at run time so the raw-SQL
+/// equivalent of the Porta stats applies the same rule over the raw
+/// audit_events without a copy of it.
+async fn entity_status_select(ctx: &Ctx, db: &str) -> anyhow::Result<String> {
+    let sql: String = ctx
+        .ch
+        .client()
+        .query(
+            "SELECT as_select FROM system.tables WHERE database = ? AND name = 'entity_state_mv'",
+        )
+        .bind(db)
+        .fetch_one()
+        .await
+        .with_context(|| format!("the entity_state_mv definition in {db}"))?;
+    anyhow::ensure!(!sql.trim().is_empty(), "{db}.entity_state_mv has no SELECT");
+    Ok(sql)
+}
+
+fn endpoints(
+    profile: &authpulse_loadgen::Profile,
+    orgs: &[(uuid::Uuid, String)],
+    entity_status: &str,
+) -> Vec<Endpoint> {
     let s = profile.start.timestamp_millis();
     let e = Utc::now().timestamp_millis();
     let (org, slug) = orgs[0].clone();
@@ -254,34 +289,34 @@ fn endpoints(profile: &authpulse_loadgen::Profile, orgs: &[(uuid::Uuid, String)]
         fa(
             "FusionAuth login (hourly, all apps)",
             format!("/api/report/login?start={s}&end={e}"),
-            format!("SELECT toStartOfHour(occurred_at) AS h, count() FROM login_events WHERE success AND {range} GROUP BY h ORDER BY h FORMAT JSONCompact"),
+            format!("SELECT toStartOfHour(occurred_at) AS h, count() FROM login_events WHERE success AND {range} GROUP BY h ORDER BY h"),
         ),
         fa(
             "FusionAuth login (hourly, one app)",
             format!("/api/report/login?start={s}&end={e}&applicationId={app}"),
-            format!("SELECT toStartOfHour(occurred_at) AS h, count() FROM login_events WHERE success AND application_id = '{app}' AND {range} GROUP BY h ORDER BY h FORMAT JSONCompact"),
+            format!("SELECT toStartOfHour(occurred_at) AS h, count() FROM login_events WHERE success AND application_id = '{app}' AND {range} GROUP BY h ORDER BY h"),
         ),
         fa(
             "FusionAuth registration (hourly)",
             format!("/api/report/registration?start={s}&end={e}"),
-            format!("SELECT toStartOfHour(occurred_at) AS h, count() FROM registration_events WHERE action = 'registered' AND {range} GROUP BY h ORDER BY h FORMAT JSONCompact"),
+            format!("SELECT toStartOfHour(occurred_at) AS h, count() FROM registration_events WHERE action = 'registered' AND {range} GROUP BY h ORDER BY h"),
         ),
         fa(
             "FusionAuth daily-active-users",
             format!("/api/report/daily-active-users?start={s}&end={e}"),
-            format!("SELECT toDate(occurred_at) AS d, uniqExact(user_id) FROM login_events WHERE success AND {range} GROUP BY d ORDER BY d FORMAT JSONCompact"),
+            format!("SELECT toDate(occurred_at) AS d, uniqExact(user_id) FROM login_events WHERE success AND {range} GROUP BY d ORDER BY d"),
         ),
         fa(
             "FusionAuth monthly-active-users",
             format!("/api/report/monthly-active-users?start={s}&end={e}"),
-            format!("SELECT toStartOfMonth(occurred_at) AS m, uniqExact(user_id) FROM login_events WHERE success AND {range} GROUP BY m ORDER BY m FORMAT JSONCompact"),
+            format!("SELECT toStartOfMonth(occurred_at) AS m, uniqExact(user_id) FROM login_events WHERE success AND {range} GROUP BY m ORDER BY m"),
         ),
         fa(
             "FusionAuth totals",
             "/api/report/totals".to_string(),
             "SELECT (SELECT groupArray((application_id, n)) FROM (SELECT application_id, countIf(success) AS n FROM login_events GROUP BY application_id)), \
              (SELECT groupArray((application_id, r, t)) FROM (SELECT application_id, countIf(action = 'registered') - countIf(action = 'unregistered') AS r, countIf(action = 'registered') AS t FROM registration_events WHERE action IN ('registered', 'unregistered') GROUP BY application_id)), \
-             (SELECT (countIf(action = 'user_created') - countIf(action = 'user_deleted'), countIf(action = 'user_created')) FROM registration_events) FORMAT JSONCompact".to_string(),
+             (SELECT (countIf(action = 'user_created') - countIf(action = 'user_deleted'), countIf(action = 'user_created')) FROM registration_events)".to_string(),
         ),
         Endpoint {
             name: "Janssen stat (all months)",
@@ -289,33 +324,37 @@ fn endpoints(profile: &authpulse_loadgen::Profile, orgs: &[(uuid::Uuid, String)]
             bearer: true,
             raw: Some(format!(
                 "SELECT (SELECT groupArray((m, u)) FROM (SELECT toYYYYMM(occurred_at) AS m, uniqExact(user_id) AS u FROM login_events WHERE success AND toYYYYMM(occurred_at) BETWEEN {m0} AND {m1} GROUP BY m)), \
-                 (SELECT groupArray((m, g, t, n)) FROM (SELECT toYYYYMM(occurred_at) AS m, grant_type AS g, token_type AS t, count() AS n FROM token_events WHERE toYYYYMM(occurred_at) BETWEEN {m0} AND {m1} GROUP BY m, g, t)) FORMAT JSONCompact"
+                 (SELECT groupArray((m, g, t, n)) FROM (SELECT toYYYYMM(occurred_at) AS m, grant_type AS g, token_type AS t, count() AS n FROM token_events WHERE toYYYYMM(occurred_at) BETWEEN {m0} AND {m1} GROUP BY m, g, t))"
             )),
         },
         fa(
             "Org analytics login-trends",
             format!("/api/organizations/{slug}/analytics/login-trends?start_date={d0}&end_date={d1}"),
-            format!("SELECT toDate(occurred_at) AS d, count() FROM login_events WHERE org_id = '{org}' AND success AND {days} GROUP BY d ORDER BY d FORMAT JSONCompact"),
+            format!("SELECT toDate(occurred_at) AS d, count() FROM login_events WHERE org_id = '{org}' AND success AND {days} GROUP BY d ORDER BY d"),
         ),
         fa(
             "Org analytics logins-by-service",
             format!("/api/organizations/{slug}/analytics/logins-by-service?start_date={d0}&end_date={d1}"),
-            format!("SELECT application_id, any(application_name), count() AS n FROM login_events WHERE org_id = '{org}' AND success AND {days} GROUP BY application_id ORDER BY n DESC FORMAT JSONCompact"),
+            format!("SELECT application_id, any(application_name), count() AS n FROM login_events WHERE org_id = '{org}' AND success AND {days} GROUP BY application_id ORDER BY n DESC"),
         ),
         fa(
             "Org analytics logins-by-provider",
             format!("/api/organizations/{slug}/analytics/logins-by-provider?start_date={d0}&end_date={d1}"),
-            format!("SELECT provider, count() AS n FROM login_events WHERE org_id = '{org}' AND success AND {days} GROUP BY provider ORDER BY n DESC FORMAT JSONCompact"),
+            format!("SELECT provider, count() AS n FROM login_events WHERE org_id = '{org}' AND success AND {days} GROUP BY provider ORDER BY n DESC"),
         ),
         fa(
             "Org analytics recent-logins",
             format!("/api/organizations/{slug}/analytics/recent-logins?limit=10"),
-            format!("SELECT event_id, user_id, application_id, provider, occurred_at FROM login_events WHERE org_id = '{org}' AND success ORDER BY occurred_at DESC, event_id DESC LIMIT 10 FORMAT JSONCompact"),
+            format!("SELECT event_id, user_id, application_id, provider, occurred_at FROM login_events WHERE org_id = '{org}' AND success ORDER BY occurred_at DESC, event_id DESC LIMIT 10"),
         ),
         fa(
             "Porta admin stats",
             "/api/admin/stats".to_string(),
-            "SELECT entity_type, status, count() FROM (SELECT entity_type, entity_id, argMax(multiIf(suffix IN ('created', 'activated', 'unlocked', 'auto_unlocked'), 'active', suffix = 'suspended', 'suspended', suffix = 'archived', 'archived', suffix IN ('locked', 'auto_locked'), 'locked', suffix = 'revoked', 'revoked', suffix = 'invited', 'inactive', 'deleted'), (occurred_at, event_id)) AS status FROM (SELECT *, substring(action, position(action, '.') + 1) AS suffix FROM audit_events WHERE suffix IN ('created', 'activated', 'unlocked', 'auto_unlocked', 'suspended', 'archived', 'locked', 'auto_locked', 'revoked', 'invited', 'data_purged')) GROUP BY entity_type, entity_id) GROUP BY entity_type, status FORMAT JSONCompact".to_string(),
+            format!(
+                "SELECT entity_type, status, count() FROM (SELECT entity_type, entity_id, \
+                 argMax(status, version) AS status FROM ({entity_status}) GROUP BY entity_type, entity_id) \
+                 GROUP BY entity_type, status"
+            ),
         ),
         Endpoint {
             name: "Porta audit log (page 1)",
@@ -324,7 +363,7 @@ fn endpoints(profile: &authpulse_loadgen::Profile, orgs: &[(uuid::Uuid, String)]
             raw: Some(
                 "SELECT (SELECT count() FROM audit_events), \
                  (SELECT groupArray((event_id, toUnixTimestamp64Milli(occurred_at), action, entity_type, entity_id, actor_id, actor_email, organization_id, metadata, ip_address)) \
-                  FROM (SELECT * FROM audit_events ORDER BY occurred_at DESC, toString(event_id) DESC LIMIT 20)) FORMAT JSONCompact"
+                  FROM (SELECT * FROM audit_events ORDER BY occurred_at DESC, toString(event_id) DESC LIMIT 20))"
                     .to_string(),
             ),
         },
@@ -334,7 +373,7 @@ fn endpoints(profile: &authpulse_loadgen::Profile, orgs: &[(uuid::Uuid, String)]
             bearer: false,
             raw: Some(format!(
                 "SELECT event_id, toUnixTimestamp64Milli(occurred_at), action, actor_id, metadata, ip_address FROM audit_events \
-                 WHERE entity_type = 'organization' AND entity_id = '{org}' ORDER BY occurred_at DESC, toString(event_id) DESC LIMIT 21 FORMAT JSONCompact"
+                 WHERE entity_type = 'organization' AND entity_id = '{org}' ORDER BY occurred_at DESC, toString(event_id) DESC LIMIT 21"
             )),
         },
     ]
@@ -346,15 +385,14 @@ async fn measure(
     base: &str,
     profile: &authpulse_loadgen::Profile,
     orgs: &[(uuid::Uuid, String)],
+    entity_status: &str,
 ) -> anyhow::Result<Vec<EndpointResult>> {
     let mut out = Vec::new();
-    let raw_auth = [("Authorization", KEY)];
     let bearer = format!("Bearer {KEY}");
-    let bearer_auth = [("Authorization", bearer.as_str())];
-    let mut ch = ctx.ch();
-    for ep in endpoints(profile, orgs) {
-        let headers: &[(&str, &str)] = if ep.bearer { &bearer_auth } else { &raw_auth };
-        let mut conn = Conn::new(base);
+    let ch = &ctx.ch;
+    for ep in endpoints(profile, orgs, entity_status) {
+        let auth = Some(if ep.bearer { bearer.as_str() } else { KEY });
+        let url = format!("{base}{}", ep.path);
         let mut res = EndpointResult {
             name: ep.name.to_string(),
             path: ep.path.clone(),
@@ -365,7 +403,7 @@ async fn measure(
             raw_sql: ep.raw.clone(),
             error: None,
         };
-        let first = conn.get(&ep.path, headers).await?;
+        let first = ctx.http.get(&url, auth).await?;
         res.status = first.status;
         res.bytes = first.body.len();
         if first.status != 200 {
@@ -378,12 +416,12 @@ async fn measure(
             continue;
         }
         for _ in 0..4 {
-            conn.get(&ep.path, headers).await?;
+            ctx.http.get(&url, auth).await?;
         }
         let mut h = histogram();
         for _ in 0..ctx.args.requests {
             let t = Instant::now();
-            let r = conn.get(&ep.path, headers).await?;
+            let r = ctx.http.get(&url, auth).await?;
             h.record(t.elapsed().as_micros().max(1) as u64)?;
             anyhow::ensure!(r.status == 200, "{}: HTTP {}", ep.path, r.status);
         }

@@ -96,19 +96,15 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<MauResult> {
         oracle.observe_event(&e);
     }
     let rows = load(ctx, db, events(users, start, len_ms)).await?;
-    let mut ch = ctx.ch();
-    ch.wait_idle(Duration::from_secs(120)).await?;
+    ctx.ch.wait_idle(Duration::from_secs(120)).await?;
     ctx.refresh_views(db).await?;
-    let raw_exact: u64 = ch
-        .exec(
-            Some(db),
-            "SELECT uniqExact(user_id) FROM login_events WHERE success FORMAT TSV",
-        )
-        .await?
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    let store = Store::new(ctx.ch_client()?.with_database(db));
+    let raw_exact: u64 = ctx
+        .ch
+        .count(&format!(
+            "SELECT uniqExact(user_id) FROM `{db}`.login_events WHERE success"
+        ))
+        .await?;
+    let store = Store::new(ctx.ch_client().with_database(db));
     let range = Range::months(Tz::UTC, (y, m), (y, m))?;
     let t = Instant::now();
     let monthly = store.active_users(range, Grain::Month, &[]).await?;

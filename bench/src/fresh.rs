@@ -13,10 +13,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::http::Conn;
+use super::http::Http;
 use super::latency::{histogram, spawn_api, wait_healthy, Stats, KEY};
 use super::{free_port, peak_rss, Ctx};
-use crate::loadgen_cmd::{produce_profile, Sender};
 
 pub struct FreshResult {
     pub target_rate: f64,
@@ -81,14 +80,14 @@ fn send_sample(producer: &FutureProducer, topic: &str, user: Uuid, n: u64) -> an
 }
 
 /// The user's successful logins as the login report counts them.
-async fn report_total(conn: &mut Conn, user: Uuid) -> anyhow::Result<u64> {
+async fn report_total(http: &Http, base: &str, user: Uuid) -> anyhow::Result<u64> {
     let now = Utc::now().timestamp_millis();
-    let path = format!(
-        "/api/report/login?start={}&end={}&userId={user}",
+    let url = format!(
+        "{base}/api/report/login?start={}&end={}&userId={user}",
         now - 3_600_000,
         now + 3_600_000
     );
-    let r = conn.get(&path, &[("Authorization", KEY)]).await?;
+    let r = http.get(&url, Some(KEY)).await?;
     anyhow::ensure!(
         r.status == 200,
         "login report: HTTP {}: {}",
@@ -104,7 +103,7 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
     let db = "bench_fresh";
     ctx.create_topic(&topic).await?;
     ctx.fresh_db(db).await?;
-    ctx.ch().wait_idle(Duration::from_secs(60)).await?;
+    ctx.ch.wait_idle(Duration::from_secs(60)).await?;
     let auth_path = ctx.workdir.join("bench-auth-fresh.json");
     std::fs::write(
         &auth_path,
@@ -133,16 +132,16 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let mut api = spawn_api(ctx, db, port, &auth_path, "api-fresh.log")?;
-    wait_healthy(&base, &mut api).await?;
+    wait_healthy(ctx, &base, &mut api).await?;
 
-    let mut sender = Sender::new(&ctx.args.brokers, &ctx.args.kafka)?;
+    let mut sender = ctx.producer()?;
     let producer = sender.producer();
-    let mut conn = Conn::new(&base);
+    let http = &ctx.http;
     // Warm-up: the consumer has joined once a first sample is visible.
     let warm = Uuid::new_v4();
     send_sample(&producer, &topic, warm, 0)?;
     let t = Instant::now();
-    while report_total(&mut conn, warm).await? == 0 {
+    while report_total(http, &base, warm).await? == 0 {
         if t.elapsed() > Duration::from_secs(60) {
             anyhow::bail!(
                 "warm-up sample never became visible; ingest log: {}",
@@ -167,8 +166,9 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
     let cpu0 = cpu(ctx, &ingest, &api);
     let bulk_topic = topic.clone();
     let bulk = tokio::spawn(async move {
-        let pb = indicatif::ProgressBar::hidden();
-        produce_profile(&mut sender, &bulk_topic, &profile, rate, None, &pb).await
+        sender
+            .produce_profile(&bulk_topic, &profile, rate, None)
+            .await
     });
     // Sampler: a login of the probe user every `every`; send times kept.
     let user = Uuid::new_v4();
@@ -193,7 +193,7 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
     let mut seen = 0usize;
     let mut last_progress = Instant::now();
     loop {
-        let total = report_total(&mut conn, user).await? as usize;
+        let total = report_total(http, &base, user).await? as usize;
         let now = Instant::now();
         {
             let sent = sent.lock().await;
@@ -222,12 +222,13 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
     }
     // Every report endpoint, one marker event each, with the consumer
     // still running.
-    let (endpoints, endpoints_error) = match endpoint_freshness(&base, &producer, &topic).await {
-        Ok(v) => (v, None),
-        Err(e) => (Vec::new(), Some(format!("{e:#}"))),
-    };
+    let (endpoints, endpoints_error) =
+        match endpoint_freshness(http, &base, &producer, &topic).await {
+            Ok(v) => (v, None),
+            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+        };
     let consumer_peak_rss = peak_rss(ingest.pid());
-    let metrics = super::ingest_metrics(metrics_port).await;
+    let metrics = super::ingest_metrics(http, metrics_port).await;
     ingest.terminate();
     api.terminate();
     ctx.drop_db(db).await;
@@ -330,6 +331,7 @@ fn probe_audit() -> Event {
 /// Every report endpoint with a marker event that must change its answer:
 /// reads the answer, produces the marker, polls until the answer differs.
 pub async fn endpoint_freshness(
+    http: &Http,
     base: &str,
     producer: &FutureProducer,
     topic: &str,
@@ -420,7 +422,6 @@ pub async fn endpoint_freshness(
             probe_login,
         ),
     ];
-    let mut conn = Conn::new(base);
     let mut out = Vec::new();
     for (endpoint, path, jwt, marker) in probes {
         let auth = match (jwt, path.starts_with("/api/organizations/")) {
@@ -428,7 +429,7 @@ pub async fn endpoint_freshness(
             (true, true) => member.as_str(),
             (true, false) => bearer.as_str(),
         };
-        let before = match answer(&mut conn, &path, auth).await {
+        let before = match answer(http, &format!("{base}{path}"), auth).await {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("freshness of {endpoint}: {e:#}");
@@ -452,7 +453,7 @@ pub async fn endpoint_freshness(
             .await
             .map_err(|(e, _)| anyhow::anyhow!("produce marker: {e}"))?;
         let visible_after = loop {
-            if answer(&mut conn, &path, auth).await? != before {
+            if answer(http, &format!("{base}{path}"), auth).await? != before {
                 break Some(sent.elapsed());
             }
             if sent.elapsed() > GIVE_UP {
@@ -468,8 +469,8 @@ pub async fn endpoint_freshness(
     Ok(out)
 }
 
-async fn answer(conn: &mut Conn, path: &str, auth: &str) -> anyhow::Result<Vec<u8>> {
-    let r = conn.get(path, &[("Authorization", auth)]).await?;
-    anyhow::ensure!(r.status == 200, "{path}: HTTP {}: {}", r.status, r.text());
+async fn answer(http: &Http, url: &str, auth: &str) -> anyhow::Result<bytes::Bytes> {
+    let r = http.get(url, Some(auth)).await?;
+    anyhow::ensure!(r.status == 200, "{url}: HTTP {}: {}", r.status, r.text());
     Ok(r.body)
 }
