@@ -167,7 +167,7 @@ pub async fn run(ctx: &Ctx, rate: f64) -> anyhow::Result<FreshResult> {
     let bulk_topic = topic.clone();
     let bulk = tokio::spawn(async move {
         sender
-            .produce_profile(&bulk_topic, &profile, rate, None)
+            .produce_profile(&bulk_topic, &profile, rate, None, &mut |_| {})
             .await
     });
     // Sampler: a login of the probe user every `every`; send times kept.

@@ -370,9 +370,11 @@ impl Ctx {
     }
 
     /// A fast producer with the bench's broker and security options.
-    pub fn producer(&self) -> anyhow::Result<authpulse_testkit::Producer> {
+    pub fn producer(&self) -> anyhow::Result<authpulse_testkit::Sender> {
         self.args.kafka.validate()?;
-        authpulse_testkit::Producer::new(self.args.kafka.producer_config(&self.args.brokers))
+        Ok(authpulse_testkit::Sender::new(
+            self.args.kafka.producer_config(&self.args.brokers),
+        )?)
     }
 
     /// CPU seconds used so far by ClickHouse and the broker.

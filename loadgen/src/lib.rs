@@ -17,11 +17,14 @@
 //! assert!(oracle.valid_events() > 1_800);
 //! ```
 //!
-//! No Kafka code lives here: a producer binary sends `Message::key` /
-//! `Message::payload` and may feed the same messages to the oracle.
+//! The generator and oracle have no Kafka code; the optional `kafka`
+//! feature adds [`kafka::Sender`], the one fast producer that the binary's
+//! `loadgen`/`demo`, the tests and the benchmark share.
 
 mod gen;
 mod ids;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod oracle;
 mod poison;
 mod rng;

@@ -6,7 +6,6 @@
 use authpulse_loadgen::{generate, org_ids, Profile};
 use chrono::Utc;
 
-use super::loadgen::Sender;
 use super::servers::KafkaArgs;
 
 #[derive(clap::Args)]
@@ -67,9 +66,9 @@ pub async fn produce(
     p: &Profile,
 ) -> anyhow::Result<u64> {
     // Enqueue everything, await the deliveries at the end (fast path).
-    let mut sender = Sender::new(brokers, kafka)?;
+    let mut sender = super::loadgen::sender(brokers, kafka)?;
     for m in generate(p) {
         sender.send(topic, m.key.as_bytes(), &m.payload).await?;
     }
-    sender.flush().await
+    Ok(sender.flush().await?)
 }

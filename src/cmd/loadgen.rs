@@ -2,150 +2,24 @@
 //! to Kafka, optionally paced by a token bucket, with a progress bar on
 //! stderr and the oracle's truth file.
 //!
-//! [`Sender`] is the fast way to produce: records are enqueued with
-//! `send_result` (librdkafka batches them) and deliveries are awaited later,
-//! oldest first, only when the queue is full or at [`Sender::flush`].
-//! Awaiting `FutureProducer::send` one record at a time is ~100× slower.
+//! Producing is `authpulse_loadgen::kafka::Sender`, the producer the
+//! tests and the benchmark use too.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use authpulse_loadgen::{generate, Oracle, Profile};
+use authpulse_loadgen::kafka::Sender;
+use authpulse_loadgen::{Oracle, Profile};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::future_producer::DeliveryFuture;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::servers::BrokerArgs;
 
-/// Deliveries kept in flight before the oldest one is awaited.
-const MAX_PENDING: usize = 100_000;
-
-/// A Kafka producer that enqueues without waiting and checks every
-/// delivery later.
-pub struct Sender {
-    producer: FutureProducer,
-    pending: VecDeque<DeliveryFuture>,
-    sent: u64,
-    bytes: u64,
-}
-
-impl Sender {
-    /// A producer for `brokers` with the security and compression options.
-    pub fn new(brokers: &str, kafka: &authpulse_connect::KafkaOptions) -> anyhow::Result<Sender> {
-        kafka.validate()?;
-        let producer: FutureProducer = kafka
-            .producer_config(brokers)
-            .set("message.timeout.ms", "120000")
-            .set("linger.ms", "20")
-            .set("queue.buffering.max.messages", "200000")
-            .set("queue.buffering.max.kbytes", "262144")
-            .set("batch.num.messages", "10000")
-            .create()
-            .context("creating the Kafka producer")?;
-        Ok(Sender {
-            producer,
-            pending: VecDeque::new(),
-            sent: 0,
-            bytes: 0,
-        })
-    }
-
-    /// Enqueues one record; waits only when librdkafka's queue is full.
-    pub async fn send(&mut self, topic: &str, key: &[u8], payload: &[u8]) -> anyhow::Result<()> {
-        loop {
-            match self
-                .producer
-                .send_result(FutureRecord::to(topic).key(key).payload(payload))
-            {
-                Ok(delivery) => {
-                    self.pending.push_back(delivery);
-                    self.sent += 1;
-                    self.bytes += payload.len() as u64;
-                    while self.pending.len() >= MAX_PENDING {
-                        self.await_oldest().await?;
-                    }
-                    return Ok(());
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    if !self.await_oldest().await? {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-                Err((e, _)) => anyhow::bail!("produce to {topic}: {e}"),
-            }
-        }
-    }
-
-    async fn await_oldest(&mut self) -> anyhow::Result<bool> {
-        let Some(d) = self.pending.pop_front() else {
-            return Ok(false);
-        };
-        check(d.await)?;
-        Ok(true)
-    }
-
-    /// Waits for every outstanding delivery; returns the records sent so far.
-    pub async fn flush(&mut self) -> anyhow::Result<u64> {
-        while self.await_oldest().await? {}
-        Ok(self.sent)
-    }
-
-    pub fn sent(&self) -> u64 {
-        self.sent
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-}
-
-fn check(r: <DeliveryFuture as std::future::Future>::Output) -> anyhow::Result<()> {
-    match r {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err((e, _))) => anyhow::bail!("delivery failed: {e}"),
-        Err(_) => anyhow::bail!("delivery canceled (producer dropped)"),
-    }
-}
-
-/// Token-bucket pacing: `rate` tokens per second, bursts of at most 50 ms
-/// worth of tokens.
-pub struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    /// `None` for `rate <= 0` (as fast as possible).
-    pub fn new(rate: f64) -> Option<TokenBucket> {
-        (rate > 0.0).then(|| TokenBucket {
-            rate,
-            burst: (rate * 0.05).max(1.0),
-            tokens: 0.0,
-            last: Instant::now(),
-        })
-    }
-
-    /// Takes one token, sleeping until it is available.
-    pub async fn take(&mut self) {
-        loop {
-            let now = Instant::now();
-            self.tokens =
-                (self.tokens + (now - self.last).as_secs_f64() * self.rate).min(self.burst);
-            self.last = now;
-            if self.tokens >= 1.0 {
-                self.tokens -= 1.0;
-                return;
-            }
-            let wait = ((1.0 - self.tokens) / self.rate).max(0.001);
-            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-        }
-    }
+/// The producer: one fast, idempotent `Sender` shared with demo, the tests
+/// and the benchmark (`authpulse_loadgen::kafka`).
+pub fn sender(brokers: &str, kafka: &authpulse_connect::KafkaOptions) -> anyhow::Result<Sender> {
+    kafka.validate()?;
+    Ok(Sender::new(kafka.producer_config(brokers))?)
 }
 
 /// A progress bar on stderr with rate and ETA (hidden when stderr is not a
@@ -252,74 +126,24 @@ impl Args {
     }
 }
 
-/// What a produce run did.
-#[derive(Debug, Clone)]
-pub struct Produced {
-    pub messages: u64,
-    pub bytes: u64,
-    pub secs: f64,
-}
-
-impl Produced {
-    pub fn rate(&self) -> f64 {
-        self.messages as f64 / self.secs.max(1e-9)
-    }
-}
-
-/// Produces every message of `profile` to `topic`; feeds `oracle` when given.
-pub async fn produce_profile(
-    sender: &mut Sender,
-    topic: &str,
-    profile: &Profile,
-    rate: f64,
-    mut oracle: Option<&mut Oracle>,
-    pb: &ProgressBar,
-) -> anyhow::Result<Produced> {
-    let started = Instant::now();
-    let (sent0, bytes0) = (sender.sent(), sender.bytes());
-    let mut bucket = TokenBucket::new(rate);
-    let mut since_tick = 0u64;
-    for m in generate(profile) {
-        if let Some(b) = bucket.as_mut() {
-            b.take().await;
-        }
-        sender.send(topic, m.key.as_bytes(), &m.payload).await?;
-        if let Some(o) = oracle.as_deref_mut() {
-            o.observe(&m);
-        }
-        since_tick += 1;
-        if since_tick == 1024 {
-            pb.inc(since_tick);
-            since_tick = 0;
-        }
-    }
-    pb.inc(since_tick);
-    sender.flush().await?;
-    Ok(Produced {
-        messages: sender.sent() - sent0,
-        bytes: sender.bytes() - bytes0,
-        secs: started.elapsed().as_secs_f64(),
-    })
-}
-
 /// `authpulse loadgen`.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let profile = args.profile()?;
     // A wrong password or an untrusted certificate fails here, in seconds,
     // not as 120 s delivery timeouts.
     args.kafka.check().await?;
-    let mut sender = Sender::new(&args.kafka.brokers, &args.kafka.security)?;
+    let mut sender = sender(&args.kafka.brokers, &args.kafka.security)?;
     let mut oracle = args.truth.as_ref().map(|_| Oracle::new());
     let pb = progress_bar(profile.events, "loadgen", !args.quiet);
-    let produced = produce_profile(
-        &mut sender,
-        &args.topic,
-        &profile,
-        args.rate,
-        oracle.as_mut(),
-        &pb,
-    )
-    .await?;
+    let produced = sender
+        .produce_profile(
+            &args.topic,
+            &profile,
+            args.rate,
+            oracle.as_mut(),
+            &mut |n| pb.inc(n),
+        )
+        .await?;
     pb.finish_and_clear();
     eprintln!(
         "produced {} messages ({:.1} MB) to {} in {:.1}s: {:.0} msg/s",

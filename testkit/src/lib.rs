@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use crate::clickhouse::{expected_rollups, refresh_views, rollup_sums, wait_idle, TYPES};
-pub use crate::kafka::{create_topic, produce, Produced, Producer};
+pub use crate::kafka::{create_topic, produce, Produced, Sender};
 pub use crate::stack::{group_protocol, terminate, wait_exit, Stack};
 
 /// The repository root (deploy/local scripts live under it).
