@@ -7,6 +7,17 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$AUTHPULSE_REPO"
 bash deploy/local/install.sh
+# A full run writes ~2.5 GB of build output (target/, debug info trimmed in
+# Cargo.toml), ~1 GB for the fuzzer's build and the servers' data under
+# $TMPDIR. A full disk shows up late and cryptically (a linker "Bus error"),
+# so say it here.
+need_gb=5
+for dir in "$AUTHPULSE_REPO" "${TMPDIR:-/tmp}"; do
+  free_gb=$(( $(df -Pk "$dir" | awk 'NR==2 {print $4}') / 1024 / 1024 ))
+  log "free disk at $dir: ${free_gb} GB"
+  [ "$free_gb" -ge 2 ] || die "only ${free_gb} GB free at $dir; the test run needs about ${need_gb} GB (build output, fuzzer build, servers' data)"
+  [ "$free_gb" -ge "$need_gb" ] || log "warning: only ${free_gb} GB free at $dir; the test run needs about ${need_gb} GB"
+done
 # Deployment files (Grafana, compose, Kubernetes): no servers, seconds.
 "$AUTHPULSE_PYTHON" deploy/validate/validate.py
 # Server-backed tests are heavy on 2 cores: run test binaries' tests two at a time.
