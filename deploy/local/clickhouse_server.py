@@ -14,6 +14,11 @@ Opt-in (environment; unset leaves the server as before):
                                           (see serve_https)
   CH_USERS        "name:password[,name:password]": users with full access;
                   `default` (no password) can then no longer read or write data
+  CH_CLUSTER, CH_CLUSTER_SHARDS, CH_SHARD, CH_REPLICA
+                  this server is shard CH_SHARD (replica CH_REPLICA) of the
+                  cluster CH_CLUSTER, whose shards' native endpoints are
+                  CH_CLUSTER_SHARDS "host:port,host:port" (one replica each);
+                  see remote_servers() and deploy/local/clickhouse-cluster.sh
 Passwords are stored as SHA-256 hashes in users.xml, never in clear.
 """
 import ctypes
@@ -98,6 +103,42 @@ def users_xml() -> str:
 """
 
 
+def remote_servers(tcp_port: int) -> tuple[str, str]:
+    """The <remote_servers> entries and the <macros> of this server.
+
+    Always the single-node cluster `authpulse_local` (this server alone).
+    With CH_CLUSTER, also that cluster: one shard per CH_CLUSTER_SHARDS
+    entry, one replica each (the chdb engine runs no Keeper, so shards are
+    not replicated here; docs/scaling.md), and the macros say which shard
+    this server is, as a production node's config does."""
+    clusters = f"""        <authpulse_local>
+            <shard><replica><host>127.0.0.1</host><port>{tcp_port}</port></replica></shard>
+        </authpulse_local>
+"""
+    shard, replica = "01", "r1"
+    name = os.environ.get("CH_CLUSTER", "")
+    if name:
+        endpoints = [e for e in os.environ.get("CH_CLUSTER_SHARDS", "").split(",") if e]
+        if not endpoints or not name.replace("_", "").isalnum() or name == "authpulse_local":
+            raise SystemExit("CH_CLUSTER needs a plain name (not authpulse_local) and CH_CLUSTER_SHARDS host:port,...")
+        body = ""
+        for e in endpoints:
+            host, sep, port = e.rpartition(":")
+            if not sep or not port.isdigit():
+                raise SystemExit(f"CH_CLUSTER_SHARDS entry {e!r} is not host:port")
+            # internal_replication: with one replica per shard it changes
+            # nothing; with replicas, ReplicatedMergeTree copies the rows.
+            body += f"""            <shard><internal_replication>true</internal_replication><replica><host>{host}</host><port>{port}</port></replica></shard>
+"""
+        clusters += f"""        <{name}>
+{body}        </{name}>
+"""
+        shard = os.environ.get("CH_SHARD", "01")
+        replica = os.environ.get("CH_REPLICA", "r1")
+    macros = f"<macros><shard>{shard}</shard><replica>{replica}</replica></macros>"
+    return clusters, macros
+
+
 def serve_https(port: int, cert: str, key: str, http_port: int) -> None:
     """Child process: terminate TLS on `port` and forward each connection to
     the HTTP port. The embedded engine (clickhouse-local) opens only the HTTP
@@ -168,6 +209,7 @@ def main() -> int:
     os.makedirs(data_dir, exist_ok=True)
     os.chdir(data_dir)
     users = users_xml()
+    clusters, macros = remote_servers(tcp_port)
     # Before the engine loads: no threads yet, so forking is safe.
     https = start_https(http_port)
     if users:
@@ -184,11 +226,8 @@ def main() -> int:
     <default_session_timeout>60</default_session_timeout>
     <mark_cache_size>268435456</mark_cache_size>
     <remote_servers>
-        <authpulse_local>
-            <shard><replica><host>127.0.0.1</host><port>{tcp_port}</port></replica></shard>
-        </authpulse_local>
-    </remote_servers>
-    <macros><shard>01</shard><replica>r1</replica></macros>
+{clusters}    </remote_servers>
+    {macros}
 {'    <users_config>users.xml</users_config>' + chr(10) if users else ''}</clickhouse>
 """)
     _chdb = load_engine()  # loaded after chdir: the engine reads ./config.xml
