@@ -304,7 +304,7 @@ fn cluster_ddl_parses_and_distributed_tables_serve_a_single_node_cluster() {
     let stack = Stack::start("cluster");
     stack.migrate("authpulse");
     let ddl = authpulse_store::cluster_ddl(
-        "authpulse_local",
+        authpulse_store::Cluster::Replicated("authpulse_local"),
         "authpulse",
         &[Tz::UTC, "Asia/Kolkata".parse().unwrap()],
     );

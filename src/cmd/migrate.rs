@@ -1,6 +1,8 @@
 //! `authpulse migrate`: apply the ClickHouse migrations, or print the
 //! cluster DDL.
 
+use authpulse_store::Cluster;
+
 use super::servers::StoreArgs;
 
 #[derive(clap::Args)]
@@ -19,6 +21,18 @@ pub struct Args {
     /// engines, Distributed tables); see docs/scaling.md.
     #[arg(long, env = "AUTHPULSE_CLUSTER")]
     pub cluster: Option<String>,
+    /// How --cluster lays the schema out: `replicated` (Replicated engines,
+    /// ON CLUSTER; needs Keeper; applied once) or `sharded` (single-node
+    /// engines plus the Distributed `_all` tables; no Keeper; apply to each
+    /// shard's node with its --clickhouse-url).
+    #[arg(
+        long,
+        env = "AUTHPULSE_CLUSTER_LAYOUT",
+        value_enum,
+        default_value = "replicated",
+        requires = "cluster"
+    )]
+    pub cluster_layout: Layout,
     /// Print the DDL instead of applying it.
     #[arg(long)]
     pub print: bool,
@@ -28,16 +42,27 @@ pub struct Args {
     pub raw_retention_days: Option<u32>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    Replicated,
+    Sharded,
+}
+
 pub async fn run(a: Args) -> anyhow::Result<()> {
     let Args {
         store,
         timezones,
         cluster,
+        cluster_layout,
         print,
         raw_retention_days,
     } = a;
+    let cluster = cluster.as_deref().map(|name| match cluster_layout {
+        Layout::Replicated => Cluster::Replicated(name),
+        Layout::Sharded => Cluster::Sharded(name),
+    });
     if print {
-        let ddl = match &cluster {
+        let ddl = match cluster {
             Some(c) => authpulse_store::cluster_ddl(c, &store.database, &zones(&timezones)?),
             None => anyhow::bail!("--print renders cluster DDL: give --cluster NAME"),
         };
@@ -45,13 +70,8 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let client = store.checked_client().await?;
-    let report = authpulse_store::migrate(
-        &client,
-        &store.database,
-        &zones(&timezones)?,
-        cluster.as_deref(),
-    )
-    .await?;
+    let report =
+        authpulse_store::migrate(&client, &store.database, &zones(&timezones)?, cluster).await?;
     println!(
         "applied {} migration(s), {} already applied; report timezones added: {:?}",
         report.applied.len(),
@@ -59,8 +79,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         report.zones_added
     );
     if let Some(days) = raw_retention_days {
-        authpulse_store::set_raw_retention(&client, &store.database, days, cluster.as_deref())
-            .await?;
+        authpulse_store::set_raw_retention(&client, &store.database, days, cluster).await?;
         println!("raw retention: {days} days");
     }
     Ok(())

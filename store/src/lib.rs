@@ -19,6 +19,7 @@ mod range;
 mod sketch;
 mod zone;
 
+pub use cluster::{Cluster, SHARDING_KEY};
 pub use error::{Error, Result};
 pub use fusionauth::{total, AppTotals, LoginFilter, Totals};
 pub use handle::Store;

@@ -22,6 +22,7 @@ use chrono_tz::Tz;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
+use crate::cluster::Cluster;
 use crate::error::{Error, Excerpt, Result};
 
 /// One migration file, embedded at build time.
@@ -129,15 +130,20 @@ struct Applied {
 /// distinct-user sketch views (a new zone is backfilled from the retained
 /// raw logins). `server` is a client without a database set.
 ///
-/// With `cluster`, every statement is rendered for that ClickHouse cluster
-/// (`ON CLUSTER`, Replicated engines, Distributed `_all` tables); this needs
-/// Keeper, as every replicated ClickHouse deployment does.
+/// With `cluster`, every statement is rendered for that ClickHouse cluster:
+/// [`Cluster::Replicated`] (`ON CLUSTER`, Replicated engines, Distributed
+/// `_all` tables; needs Keeper, as every replicated ClickHouse deployment
+/// does), or [`Cluster::Sharded`] (single-node engines plus the `_all`
+/// tables, for this one node; run it on every shard's node).
 pub async fn migrate(
     server: &Client,
     database: &str,
     zones: &[Tz],
-    cluster: Option<&str>,
+    cluster: Option<Cluster<'_>>,
 ) -> Result<Report> {
+    if let Some(Cluster::Sharded(name)) = cluster {
+        check_shard_node(server, name).await?;
+    }
     migrate_with(server, database, zones, cluster, None).await
 }
 
@@ -159,11 +165,35 @@ pub async fn migrate_by_replay(
     migrate_with(server, database, zones, None, Some(version)).await
 }
 
+/// A sharded migration is applied node by node, so a node that does not
+/// know the cluster, or is not one of its shards, would get `_all` tables
+/// that fail at the first read (or read another cluster): refused up front.
+async fn check_shard_node(server: &Client, cluster: &str) -> Result<()> {
+    let (shards, local): (u64, u64) = server
+        .query(
+            "SELECT uniqExact(shard_num), countIf(is_local) FROM system.clusters WHERE cluster = ?",
+        )
+        .bind(cluster)
+        .fetch_one()
+        .await?;
+    if shards == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "this ClickHouse server has no cluster `{cluster}` in its remote_servers"
+        )));
+    }
+    if local == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "this ClickHouse server is not one of the {shards} shard(s) of cluster `{cluster}`"
+        )));
+    }
+    Ok(())
+}
+
 async fn migrate_with(
     server: &Client,
     database: &str,
     zones: &[Tz],
-    cluster: Option<&str>,
+    cluster: Option<Cluster<'_>>,
     replay_to: Option<u32>,
 ) -> Result<Report> {
     let render = |sql: &str| match cluster {
@@ -318,7 +348,7 @@ pub async fn set_raw_retention(
     server: &Client,
     database: &str,
     days: u32,
-    cluster: Option<&str>,
+    cluster: Option<Cluster<'_>>,
 ) -> Result<()> {
     if days == 0 {
         return Err(Error::InvalidArgument(
@@ -337,9 +367,11 @@ pub async fn set_raw_retention(
         )));
     }
     let db = server.clone().with_database(database);
-    let on_cluster = cluster
-        .map(|c| format!(" ON CLUSTER '{}'", c.replace('\'', "")))
-        .unwrap_or_default();
+    // A sharded cluster is migrated node by node: the TTL of this node only.
+    let on_cluster = match cluster {
+        Some(Cluster::Replicated(c)) => format!(" ON CLUSTER '{}'", c.replace('\'', "")),
+        Some(Cluster::Sharded(_)) | None => String::new(),
+    };
     for table in RAW_WITH_TTL {
         let stmt = format!("ALTER TABLE {table}{on_cluster} MODIFY TTL toDateTime(occurred_at) + INTERVAL {days} DAY");
         db.query(&stmt)
@@ -359,7 +391,7 @@ pub async fn set_raw_retention(
 
 /// The complete DDL for a cluster, as `migrate` would apply it (for review
 /// and for deployments that apply DDL with their own tooling).
-pub fn cluster_ddl(cluster: &str, database: &str, zones: &[Tz]) -> String {
+pub fn cluster_ddl(cluster: Cluster<'_>, database: &str, zones: &[Tz]) -> String {
     let mut out = String::new();
     for f in SCHEMA {
         out.push_str(&format!("-- {}\n", f.file));
