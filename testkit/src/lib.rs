@@ -7,6 +7,7 @@
 pub mod clickhouse;
 pub mod kafka;
 pub mod pipeline;
+pub mod shards;
 pub mod stack;
 
 use std::net::TcpListener;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 pub use crate::clickhouse::{expected_rollups, refresh_views, rollup_sums, wait_idle, TYPES};
 pub use crate::kafka::{create_topic, produce, Produced, Sender};
+pub use crate::shards::Shards;
 pub use crate::stack::{group_protocol, terminate, wait_exit, Stack};
 
 /// The repository root (deploy/local scripts live under it).
