@@ -223,6 +223,24 @@ fn two_shards_answer_like_the_oracle_and_the_single_server() {
             assert_eq!(got, &single[what], "node {node}: {what}");
         }
     }
+    // A shard crash: the _all tables refuse to answer without it (no
+    // silent partial sums), and after its restart its data, rollups
+    // included, is all there again.
+    shards.kill_node(1);
+    let err = shards
+        .try_query(0, "SELECT sum(logins) FROM authpulse.login_counts_15m_all")
+        .expect_err("an _all read with a shard down");
+    assert!(
+        err.contains("ALL_CONNECTION_TRIES_FAILED") || err.contains("NETWORK_ERROR"),
+        "{err}"
+    );
+    shards.start_node(1);
+    assert_eq!(
+        figures(&|sql| shards.query(0, sql), "_all"),
+        single,
+        "after shard 2's restart"
+    );
+
     let utc = Tz::UTC;
     let logins = oracle.events_by_type()["login"];
     assert_eq!(single["logins total"].trim(), logins.to_string());

@@ -74,6 +74,36 @@ impl Shards {
 
     /// Runs a query on node `node` over HTTP and returns the TSV body.
     pub fn query(&self, node: usize, sql: &str) -> String {
+        self.try_query(node, sql)
+            .unwrap_or_else(|e| panic!("query on node {node} failed: {sql}: {e}"))
+    }
+
+    /// SIGKILLs node `node` by PID (a crash; its data stays) and waits
+    /// until it is gone.
+    pub fn kill_node(&self, node: usize) {
+        self.node_ctl("kill-node", node);
+    }
+
+    /// Starts node `node` again on its data dir and ports.
+    pub fn start_node(&self, node: usize) {
+        self.node_ctl("start-node", node);
+    }
+
+    fn node_ctl(&self, action: &str, node: usize) {
+        let status = self
+            .script(action)
+            .arg((node + 1).to_string())
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "clickhouse-cluster.sh {action} {}",
+            node + 1
+        );
+    }
+
+    /// Runs a query on node `node`; Err(body) when the server refuses it.
+    pub fn try_query(&self, node: usize, sql: &str) -> Result<String, String> {
         let out = Command::new("curl")
             .args([
                 "-sS",
@@ -86,12 +116,12 @@ impl Shards {
             ])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "query on node {node} failed: {sql}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        let body = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(body)
+        } else {
+            Err(body)
+        }
     }
 
     /// `authpulse migrate --cluster-layout sharded` against every node.
