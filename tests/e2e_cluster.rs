@@ -117,8 +117,32 @@ fn two_shards_answer_like_the_oracle_and_the_single_server() {
     let oracle = load(&mut stack, &p);
 
     let shards = Shards::start("cluster", 2);
+    // Node 2 starts as an existing single-node database (migrated before it
+    // became a shard): the sharded migrate must still give it every _all
+    // table, though it has no migration left to replay.
+    let out = std::process::Command::new(&stack.bin)
+        .args(["migrate", "--database", "authpulse", "--timezones", "UTC"])
+        .env("AUTHPULSE_CLICKHOUSE_URL", shards.url(1))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let distributed =
+        "SELECT count() FROM system.tables WHERE database = 'authpulse' AND engine = 'Distributed'";
+    assert_eq!(shards.query(1, distributed).trim(), "0");
     shards.migrate("authpulse", "UTC");
     let n = shards.len();
+    let per_node: Vec<String> = (0..n)
+        .map(|node| shards.query(node, distributed).trim().to_string())
+        .collect();
+    assert!(per_node[0].parse::<u32>().unwrap() > 20, "{per_node:?}");
+    assert_eq!(
+        per_node[0], per_node[1],
+        "the same _all tables on every node"
+    );
     // The Distributed tables exist on every node, over the cluster.
     for node in 0..n {
         assert_eq!(

@@ -144,7 +144,22 @@ pub async fn migrate(
     if let Some(Cluster::Sharded(name)) = cluster {
         check_shard_node(server, name).await?;
     }
-    migrate_with(server, database, zones, cluster, None).await
+    let report = migrate_with(server, database, zones, cluster, None).await?;
+    if let Some(c @ Cluster::Sharded(_)) = cluster {
+        // A database that was already current (built on one node, or
+        // migrated before it became a shard) replays nothing, so the
+        // Distributed tables are made sure of here, for every table of the
+        // current schema; IF NOT EXISTS keeps this a no-op when they exist.
+        let db = server.clone().with_database(database);
+        for f in SCHEMA {
+            let ddl = crate::cluster::render(f.sql, c, database);
+            let dist: Vec<&str> = statements(&ddl)
+                .filter(|s| s.contains("ENGINE = Distributed("))
+                .collect();
+            run_all(&db, f.file, &dist.join(";\n")).await?;
+        }
+    }
+    Ok(report)
 }
 
 /// The path of earlier releases, for tests of upgrades and of the schema
