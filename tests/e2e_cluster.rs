@@ -94,21 +94,6 @@ fn figures(query: &dyn Fn(&str) -> String, suffix: &str) -> BTreeMap<&'static st
     ])
 }
 
-/// Distinct-user sketches: uniqCombined64(17) is exact while small and
-/// within ~1% beyond (docs/rollups.md).
-fn assert_close(got: &BTreeMap<i64, u64>, want: &BTreeMap<i64, u64>, what: &str) {
-    assert_eq!(
-        got.keys().collect::<Vec<_>>(),
-        want.keys().collect::<Vec<_>>(),
-        "{what}: same intervals"
-    );
-    for (k, w) in want {
-        let g = got[k];
-        let err = (g as f64 - *w as f64).abs() / (*w as f64).max(1.0);
-        assert!(err <= 0.01, "{what}: interval {k}: got {g}, exact {w}");
-    }
-}
-
 #[test]
 fn two_shards_answer_like_the_oracle_and_the_single_server() {
     let p = profile();
@@ -276,12 +261,12 @@ fn two_shards_answer_like_the_oracle_and_the_single_server() {
         pairs(&single["registrations per hour"]),
         oracle.registration_hourly(utc, None)
     );
-    assert_close(
+    common::assert_sketch_close(
         &pairs(&single["daily active users"]),
         &oracle.dau(utc, &[]),
         "DAU",
     );
-    assert_close(
+    common::assert_sketch_close(
         &pairs(&single["monthly active users"]),
         &oracle.mau(utc, &[]),
         "MAU",

@@ -39,21 +39,6 @@ fn map(v: Vec<IntervalCount>) -> BTreeMap<i64, u64> {
     v.into_iter().map(|c| (c.interval, c.count)).collect()
 }
 
-/// Sketch counts: uniqCombined64 is exact while a state is small and within
-/// ~1% beyond; per-day and per-month counts here are small.
-fn assert_close(got: &BTreeMap<i64, u64>, want: &BTreeMap<i64, u64>, what: &str) {
-    assert_eq!(
-        got.keys().collect::<Vec<_>>(),
-        want.keys().collect::<Vec<_>>(),
-        "{what}: same intervals"
-    );
-    for (k, w) in want {
-        let g = got[k];
-        let err = (g as f64 - *w as f64).abs() / (*w as f64).max(1.0);
-        assert!(err <= 0.01, "{what}: interval {k}: got {g}, exact {w}");
-    }
-}
-
 struct Fixture {
     store: Store,
     oracle: Oracle,
@@ -142,11 +127,11 @@ impl Fixture {
             let got = rt
                 .block_on(self.store.active_users(day, Grain::Day, &[]))
                 .unwrap();
-            assert_close(&map(got), &self.oracle.dau(tz, &[]), &what("DAU"));
+            common::assert_sketch_close(&map(got), &self.oracle.dau(tz, &[]), &what("DAU"));
             let got = rt
                 .block_on(self.store.active_users(day, Grain::Day, &[app]))
                 .unwrap();
-            assert_close(
+            common::assert_sketch_close(
                 &map(got),
                 &self.oracle.dau(tz, &[app]),
                 &what("DAU of one app"),
@@ -155,7 +140,7 @@ impl Fixture {
             let got = rt
                 .block_on(self.store.active_users(month, Grain::Month, &[]))
                 .unwrap();
-            assert_close(&map(got), &self.oracle.mau(tz, &[]), &what("MAU"));
+            common::assert_sketch_close(&map(got), &self.oracle.mau(tz, &[]), &what("MAU"));
 
             let stats = rt.block_on(self.store.month_stats(month)).unwrap();
             assert_eq!(
@@ -177,7 +162,7 @@ impl Fixture {
                 .enumerate()
                 .map(|(i, (_, v))| (i as i64, v))
                 .collect();
-            assert_close(&got, &want, &what("Janssen MAU"));
+            common::assert_sketch_close(&got, &want, &what("Janssen MAU"));
         }
         // Active in an arbitrary range of UTC days, two apps of different orgs.
         let apps = [app_ids(&self.p, 0)[0].0, app_ids(&self.p, 2)[1].0];

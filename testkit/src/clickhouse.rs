@@ -103,3 +103,19 @@ pub fn expected_rollups(oracle: &Oracle) -> BTreeMap<&'static str, u64> {
     e.retain(|k, _| ROLLUPS.iter().any(|(kind, _, _)| kind == k));
     e
 }
+
+/// Distinct-user counts from sketches against the oracle's exact ones:
+/// uniqCombined64(17) is exact while a state is small and within ~1% beyond
+/// (docs/rollups.md), so each interval may be off by at most 1%.
+pub fn assert_sketch_close(got: &BTreeMap<i64, u64>, want: &BTreeMap<i64, u64>, what: &str) {
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{what}: same intervals"
+    );
+    for (k, w) in want {
+        let g = got[k];
+        let err = (g as f64 - *w as f64).abs() / (*w as f64).max(1.0);
+        assert!(err <= 0.01, "{what}: interval {k}: got {g}, exact {w}");
+    }
+}

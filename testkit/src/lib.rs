@@ -14,7 +14,9 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use crate::clickhouse::{expected_rollups, refresh_views, rollup_sums, wait_idle, TYPES};
+pub use crate::clickhouse::{
+    assert_sketch_close, expected_rollups, refresh_views, rollup_sums, wait_idle, TYPES,
+};
 pub use crate::kafka::{create_topic, produce, Produced, Sender};
 pub use crate::shards::Shards;
 pub use crate::stack::{group_protocol, terminate, wait_exit, Stack};

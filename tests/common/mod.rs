@@ -6,7 +6,7 @@ pub mod admin;
 pub mod pipeline;
 
 pub use authpulse_testkit::{
-    eventually, free_port, group_protocol, produce, repo, wait_exit, Stack,
+    assert_sketch_close, eventually, free_port, group_protocol, produce, repo, wait_exit, Stack,
 };
 
 pub fn http_get(url: &str, auth: Option<&str>) -> (u16, String) {
