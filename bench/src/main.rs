@@ -371,10 +371,11 @@ impl Ctx {
 
     /// A fast producer with the bench's broker and security options.
     pub fn producer(&self) -> anyhow::Result<authpulse_testkit::Sender> {
-        self.args.kafka.validate()?;
-        Ok(authpulse_testkit::Sender::new(
-            self.args.kafka.producer_config(&self.args.brokers),
-        )?)
+        let config = self
+            .args
+            .kafka
+            .validated_producer_config(&self.args.brokers)?;
+        Ok(authpulse_testkit::Sender::new(config)?)
     }
 
     /// CPU seconds used so far by ClickHouse and the broker.

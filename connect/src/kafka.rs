@@ -314,6 +314,13 @@ impl KafkaOptions {
         c
     }
 
+    /// [`KafkaOptions::producer_config`] after [`KafkaOptions::validate`]:
+    /// what every producer (loadgen, demo, the bench) starts from.
+    pub fn validated_producer_config(&self, brokers: &str) -> Result<ClientConfig> {
+        self.validate()?;
+        Ok(self.producer_config(brokers))
+    }
+
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs.max(1))
     }

@@ -18,8 +18,7 @@ use super::servers::BrokerArgs;
 /// The producer: one fast, idempotent `Sender` shared with demo, the tests
 /// and the benchmark (`authpulse_loadgen::kafka`).
 pub fn sender(brokers: &str, kafka: &authpulse_connect::KafkaOptions) -> anyhow::Result<Sender> {
-    kafka.validate()?;
-    Ok(Sender::new(kafka.producer_config(brokers))?)
+    Ok(Sender::new(kafka.validated_producer_config(brokers)?)?)
 }
 
 /// A progress bar on stderr with rate and ETA (hidden when stderr is not a
