@@ -158,6 +158,11 @@ impl IntoResponse for ApiError {
                 )
                     .into_response()
             }
+            ApiError::Store(authpulse_store::Error::Unsupported(msg)) => (
+                StatusCode::NOT_IMPLEMENTED,
+                Json(serde_json::json!({ "error": msg })),
+            )
+                .into_response(),
             ApiError::Overloaded => unavailable("overloaded, retry later"),
             ApiError::Store(e) if e.is_overloaded() => {
                 tracing::warn!(error = %e, "store overloaded");

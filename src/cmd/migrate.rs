@@ -17,14 +17,15 @@ pub struct Args {
         default_value = "UTC"
     )]
     pub timezones: Vec<String>,
-    /// Render the DDL for this ClickHouse cluster (ON CLUSTER, Replicated
-    /// engines, Distributed tables); see docs/scaling.md.
+    /// Lay the schema out on this ClickHouse cluster, with the cluster
+    /// database `<database>_cluster` (Distributed tables under the same
+    /// names) for ingest, the API and Grafana; see docs/scaling.md.
     #[arg(long, env = "AUTHPULSE_CLUSTER")]
     pub cluster: Option<String>,
     /// How --cluster lays the schema out: `replicated` (Replicated engines,
     /// ON CLUSTER; needs Keeper; applied once) or `sharded` (single-node
-    /// engines plus the Distributed `_all` tables; no Keeper; apply to each
-    /// shard's node with its --clickhouse-url).
+    /// engines and each node's own cluster database; no Keeper; apply to
+    /// each shard's node with its --clickhouse-url).
     #[arg(
         long,
         env = "AUTHPULSE_CLUSTER_LAYOUT",

@@ -48,44 +48,24 @@ impl<'a> Cluster<'a> {
 /// (`cityHash64(org_id) % shards`, shard weights all 1).
 pub const SHARDING_KEY: &str = "cityHash64(org_id)";
 
-/// Rewrites one DDL file for `cluster` in `database`.
-pub fn render(sql: &str, cluster: Cluster<'_>, database: &str) -> String {
-    let replicated = matches!(cluster, Cluster::Replicated(_));
+/// Rewrites one DDL file (schema file, migration or zone template) of the
+/// local database for `cluster`. The sharded layout keeps it as written:
+/// each shard's node runs it against its own tables.
+pub fn render(sql: &str, cluster: Cluster<'_>) -> String {
+    if matches!(cluster, Cluster::Sharded(_)) {
+        return sql.to_string();
+    }
     let on = cluster.on_cluster();
     let mut out = String::with_capacity(sql.len() * 2);
-    let mut table: Option<String> = None;
-    let mut has_org = false;
     let mut in_create_table = false;
     for line in sql.lines() {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
-            let name = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let name = rest.split_whitespace().next().unwrap_or_default();
             out.push_str(&format!("CREATE TABLE IF NOT EXISTS {name}{on}"));
             out.push_str(&rest[name.len()..]);
             out.push('\n');
-            table = Some(name);
-            has_org = false;
             in_create_table = true;
-            continue;
-        }
-        if !replicated {
-            // Engines, views, alters and drops stay as on one node: each
-            // shard runs them against its own tables.
-            if in_create_table && trimmed.starts_with("org_id ") {
-                has_org = true;
-            }
-            out.push_str(line);
-            out.push('\n');
-            if in_create_table && trimmed.ends_with(';') {
-                if let Some(t) = table.take() {
-                    out.push_str(&distributed(&t, cluster, database, has_org));
-                }
-                in_create_table = false;
-            }
             continue;
         }
         if let Some(rest) = trimmed.strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ") {
@@ -123,9 +103,6 @@ pub fn render(sql: &str, cluster: Cluster<'_>, database: &str) -> String {
             out.push_str(&format!("DROP TABLE IF EXISTS {name}{on};\n"));
             continue;
         }
-        if in_create_table && trimmed.starts_with("org_id ") {
-            has_org = true;
-        }
         if in_create_table {
             if let Some(engine) = trimmed.strip_prefix("ENGINE = ") {
                 out.push_str(&replicated_engine(engine.trim()));
@@ -133,28 +110,143 @@ pub fn render(sql: &str, cluster: Cluster<'_>, database: &str) -> String {
                 continue;
             }
         }
-        let replaced = line.replace(
+        out.push_str(&line.replace(
             "non_replicated_deduplication_window",
             "replicated_deduplication_window",
-        );
-        if in_create_table && trimmed.ends_with(';') {
-            out.push_str(&replaced);
-            out.push('\n');
-            if let Some(t) = table.take() {
-                out.push_str(&distributed(&t, cluster, database, has_org));
-            }
-            in_create_table = false;
-            continue;
-        }
-        out.push_str(&replaced);
+        ));
         out.push('\n');
-    }
-    // A file whose last CREATE TABLE has no trailing `;`.
-    if let (true, Some(t)) = (in_create_table, table) {
-        out.push_str(";\n");
-        out.push_str(&distributed(&t, cluster, database, has_org));
+        if in_create_table && trimmed.ends_with(';') {
+            in_create_table = false;
+        }
     }
     out
+}
+
+/// The cluster database's name for the local database `database`: where
+/// ingest, the API and Grafana point on a cluster.
+pub fn cluster_database(database: &str) -> String {
+    format!("{database}_cluster")
+}
+
+/// Tables every node keeps for itself (the same rows on each): read from
+/// the node's own copy, never summed over shards.
+const PER_NODE: [&str; 2] = ["schema_migrations", "report_zones"];
+
+/// The cluster database: every object of the current schema, under the
+/// same name, over the whole cluster. Statements run in order with the
+/// cluster database as the session's database (unqualified names in view
+/// bodies then resolve to it; ClickHouse stores them qualified).
+///
+/// - a table becomes a Distributed table over `local`'s table of that
+///   name, sharded by the tenant where it has one (an organization's
+///   events, rollups and entity state live on one shard), else by its
+///   sorting key: a retried insert splits the same way (its rows meet the
+///   token that dropped them), and a replacing table's versions of a key
+///   meet on one shard;
+/// - the ledger and the zone list are views of the node's own copy;
+/// - refreshable snapshots are computed here, over the whole cluster (a
+///   sum of per-shard snapshots is wrong for distinct users, who can be
+///   active on several shards): their target tables are local to each node,
+///   their queries read the Distributed tables;
+/// - plain views read the Distributed tables;
+/// - views fed by inserts stay with the shards' local tables.
+pub fn cluster_database_ddl(schema: &[&str], cluster: Cluster<'_>, local: &str) -> Vec<String> {
+    let on = cluster.on_cluster();
+    let name_of = |s: &str, prefix: &str| -> Option<String> {
+        s.strip_prefix(prefix)
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_string)
+    };
+    let stmts: Vec<String> = schema
+        .iter()
+        .flat_map(|f| crate::migrate::split_statements(f))
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let snapshots: Vec<String> = stmts.iter().filter_map(|s| refresh_target(s)).collect();
+    let mut out = Vec::new();
+    for s in &stmts {
+        if let Some(name) = name_of(s, "CREATE TABLE IF NOT EXISTS ") {
+            let rest = &s["CREATE TABLE IF NOT EXISTS ".len() + name.len()..];
+            if snapshots.contains(&name) {
+                out.push(format!("CREATE TABLE IF NOT EXISTS {name}{on}{rest}"));
+            } else if PER_NODE.contains(&name.as_str()) {
+                out.push(format!(
+                    "CREATE VIEW IF NOT EXISTS {name}{on} AS SELECT * FROM {local}.{name}"
+                ));
+            } else {
+                let key = sharding_key(s);
+                out.push(format!(
+                    "CREATE TABLE IF NOT EXISTS {name}{on} AS {local}.{name}\nENGINE = Distributed('{}', '{local}', '{name}', {key})",
+                    cluster.name()
+                ));
+            }
+        } else if let Some(name) = name_of(s, "CREATE MATERIALIZED VIEW IF NOT EXISTS ") {
+            if refresh_target(s).is_none() {
+                continue;
+            }
+            let rest = &s["CREATE MATERIALIZED VIEW IF NOT EXISTS ".len() + name.len()..];
+            // An IN over two Distributed tables is refused unless the
+            // subquery runs once and is shipped (`global`).
+            let setting = "distributed_product_mode = 'global'";
+            let last = rest.lines().last().unwrap_or_default();
+            let rest = if last.starts_with("SETTINGS ") {
+                format!("{rest}, {setting}")
+            } else {
+                format!("{rest}\nSETTINGS {setting}")
+            };
+            out.push(format!(
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS {name}{on}{rest}"
+            ));
+        } else if let Some(name) = name_of(s, "CREATE VIEW IF NOT EXISTS ") {
+            let rest = &s["CREATE VIEW IF NOT EXISTS ".len() + name.len()..];
+            out.push(format!("CREATE VIEW IF NOT EXISTS {name}{on}{rest}"));
+        }
+    }
+    out
+}
+
+/// The target table of a refreshable materialized view.
+fn refresh_target(stmt: &str) -> Option<String> {
+    if !stmt.starts_with("CREATE MATERIALIZED VIEW") {
+        return None;
+    }
+    let refresh = stmt.find("\nREFRESH ")?;
+    let after = &stmt[refresh..];
+    let to = after.find(" TO ")?;
+    after[to + 4..]
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+}
+
+/// Where a table's rows go: `cityHash64(org_id)` for a table with a
+/// tenant, else a hash of its sorting key (never `rand()`, which splits a
+/// retried insert differently from the first attempt).
+fn sharding_key(create: &str) -> String {
+    let has_org = create
+        .lines()
+        .take_while(|l| !l.starts_with("ENGINE"))
+        .any(|l| l.trim_start().starts_with("org_id "));
+    if has_org {
+        return SHARDING_KEY.to_string();
+    }
+    let order = create
+        .lines()
+        .find_map(|l| l.strip_prefix("ORDER BY "))
+        .unwrap_or("tuple()")
+        .trim();
+    let inner = order
+        .strip_prefix('(')
+        .and_then(|o| o.strip_suffix(')'))
+        .unwrap_or(order);
+    format!("cityHash64({inner})")
 }
 
 /// `MergeTree` → `ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')`,
@@ -172,17 +264,6 @@ fn replicated_engine(engine: &str) -> String {
     }
 }
 
-fn distributed(table: &str, cluster: Cluster<'_>, database: &str, has_org: bool) -> String {
-    if table == "schema_migrations" {
-        return String::new();
-    }
-    let key = if has_org { SHARDING_KEY } else { "rand()" };
-    let (name, on) = (cluster.name(), cluster.on_cluster());
-    format!(
-        "\nCREATE TABLE IF NOT EXISTS {table}_all{on} AS {table}\nENGINE = Distributed('{name}', '{database}', '{table}', {key});\n"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,8 +271,8 @@ mod tests {
     const SQL: &str = "CREATE TABLE IF NOT EXISTS t\n(\n    org_id UUID,\n    n UInt64\n)\nENGINE = SummingMergeTree(n)\nORDER BY org_id\nSETTINGS non_replicated_deduplication_window = 10000;\n\nCREATE MATERIALIZED VIEW IF NOT EXISTS t_mv TO t AS\nSELECT org_id, count() AS n FROM raw GROUP BY org_id;\n";
 
     #[test]
-    fn renders_replicated_engines_on_cluster_with_distributed_tables() {
-        let out = render(SQL, Cluster::Replicated("c1"), "authpulse");
+    fn renders_replicated_engines_on_cluster() {
+        let out = render(SQL, Cluster::Replicated("c1"));
         assert!(
             out.contains("CREATE TABLE IF NOT EXISTS t ON CLUSTER 'c1'"),
             "{out}"
@@ -201,80 +282,70 @@ mod tests {
         ));
         assert!(out.contains("SETTINGS replicated_deduplication_window = 10000;"));
         assert!(!out.contains("non_replicated"));
-        assert!(out.contains("CREATE TABLE IF NOT EXISTS t_all ON CLUSTER 'c1' AS t"));
-        assert!(out.contains("ENGINE = Distributed('c1', 'authpulse', 't', cityHash64(org_id));"));
+        assert!(!out.contains("Distributed"), "{out}");
         assert!(out.contains("CREATE MATERIALIZED VIEW IF NOT EXISTS t_mv ON CLUSTER 'c1' TO t AS"));
     }
 
     #[test]
-    fn drops_run_on_the_cluster() {
+    fn drops_views_and_alters_run_on_the_cluster() {
+        let c = Cluster::Replicated("c1");
         assert_eq!(
-            render(
-                "DROP TABLE IF EXISTS t_all;\n",
-                Cluster::Replicated("c1"),
-                "authpulse"
-            ),
+            render("DROP TABLE IF EXISTS t_all;\n", c),
             "DROP TABLE IF EXISTS t_all ON CLUSTER 'c1';\n"
         );
-    }
-
-    #[test]
-    fn plain_views_are_created_on_the_cluster() {
-        let out = render(
-            "CREATE VIEW IF NOT EXISTS v AS\nSELECT 1;\n",
-            Cluster::Replicated("c1"),
-            "authpulse",
-        );
         assert_eq!(
-            out,
+            render("CREATE VIEW IF NOT EXISTS v AS\nSELECT 1;\n", c),
             "CREATE VIEW IF NOT EXISTS v ON CLUSTER 'c1' AS\nSELECT 1;\n"
         );
-    }
-
-    #[test]
-    fn alters_run_on_the_cluster() {
-        let out = render(
-            "ALTER TABLE audit_events ADD INDEX IF NOT EXISTS i x TYPE minmax GRANULARITY 1;\n",
-            Cluster::Replicated("c1"),
-            "authpulse",
-        );
         assert_eq!(
-            out,
+            render(
+                "ALTER TABLE audit_events ADD INDEX IF NOT EXISTS i x TYPE minmax GRANULARITY 1;\n",
+                c
+            ),
             "ALTER TABLE audit_events ON CLUSTER 'c1' ADD INDEX IF NOT EXISTS i x TYPE minmax GRANULARITY 1;\n"
         );
     }
 
     #[test]
-    fn sharded_keeps_single_node_engines_and_adds_local_distributed_tables() {
-        let out = render(SQL, Cluster::Sharded("c1"), "authpulse");
-        assert!(!out.contains("ON CLUSTER"), "{out}");
-        assert!(!out.contains("Replicated"), "{out}");
-        // Everything of the single-node file is kept as written, in order.
-        let kept: Vec<&str> = out
-            .lines()
-            .filter(|l| !l.is_empty() && !l.contains("t_all") && !l.contains("Distributed"))
-            .collect();
-        let single: Vec<&str> = SQL.lines().filter(|l| !l.is_empty()).collect();
-        assert_eq!(kept, single);
-        assert!(out.contains(
-            "CREATE TABLE IF NOT EXISTS t_all AS t\nENGINE = Distributed('c1', 'authpulse', 't', cityHash64(org_id));"
-        ));
-        // The Distributed table directly follows its local table.
-        assert!(out.find("t_all").unwrap() < out.find("t_mv").unwrap());
+    fn sharded_keeps_the_single_node_ddl_as_written() {
+        assert_eq!(render(SQL, Cluster::Sharded("c1")), SQL);
+    }
+
+    const SCHEMA: &str = "-- a tenant's rows\nCREATE TABLE IF NOT EXISTS t\n(\n    org_id UUID,\n    n UInt64\n)\nENGINE = SummingMergeTree(n)\nORDER BY org_id;\n\n\
+CREATE MATERIALIZED VIEW IF NOT EXISTS t_mv TO t AS\nSELECT org_id, count() AS n FROM raw GROUP BY org_id;\n\n\
+CREATE TABLE IF NOT EXISTS claims\n(\n    event_id UUID,\n    topic String,\n    partition UInt32\n)\nENGINE = MergeTree\nORDER BY (topic, partition);\n\n\
+CREATE TABLE IF NOT EXISTS report_zones\n(\n    tz String\n)\nENGINE = ReplacingMergeTree\nORDER BY tz;\n\n\
+CREATE TABLE IF NOT EXISTS t_now\n(\n    n UInt64\n)\nENGINE = MergeTree\nORDER BY tuple();\n\n\
+CREATE MATERIALIZED VIEW IF NOT EXISTS t_now_rmv\nREFRESH EVERY 5 SECOND TO t_now AS\nSELECT sum(n) AS n FROM t\nSETTINGS max_threads = 1;\n\n\
+CREATE VIEW IF NOT EXISTS v AS\nSELECT n FROM t;\n";
+
+    #[test]
+    fn the_cluster_database_has_every_object_over_the_whole_cluster() {
+        let out = cluster_database_ddl(&[SCHEMA], Cluster::Sharded("c1"), "db");
+        assert_eq!(
+            out,
+            vec![
+                "CREATE TABLE IF NOT EXISTS t AS db.t\nENGINE = Distributed('c1', 'db', 't', cityHash64(org_id))".to_string(),
+                // No tenant: the sorting key, never rand().
+                "CREATE TABLE IF NOT EXISTS claims AS db.claims\nENGINE = Distributed('c1', 'db', 'claims', cityHash64(topic, partition))".into(),
+                "CREATE VIEW IF NOT EXISTS report_zones AS SELECT * FROM db.report_zones".into(),
+                // A snapshot's table is the node's own, its query the cluster's.
+                "CREATE TABLE IF NOT EXISTS t_now\n(\n    n UInt64\n)\nENGINE = MergeTree\nORDER BY tuple()".into(),
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS t_now_rmv\nREFRESH EVERY 5 SECOND TO t_now AS\nSELECT sum(n) AS n FROM t\nSETTINGS max_threads = 1, distributed_product_mode = 'global'".into(),
+                "CREATE VIEW IF NOT EXISTS v AS\nSELECT n FROM t".into(),
+            ]
+        );
     }
 
     #[test]
-    fn sharded_tables_without_a_tenant_are_spread_and_drops_stay_local() {
-        let out = render(
-            "CREATE TABLE IF NOT EXISTS d\n(\n    id UUID\n)\nENGINE = MergeTree\nORDER BY id;\nDROP TABLE IF EXISTS old;\n",
-            Cluster::Sharded("c1"),
-            "db",
-        );
-        assert!(
-            out.contains("ENGINE = Distributed('c1', 'db', 'd', rand());"),
-            "{out}"
-        );
-        assert!(out.ends_with("DROP TABLE IF EXISTS old;\n"), "{out}");
+    fn the_replicated_cluster_database_is_created_on_the_cluster() {
+        let out = cluster_database_ddl(&[SCHEMA], Cluster::Replicated("c1"), "db");
+        assert!(out[0].starts_with("CREATE TABLE IF NOT EXISTS t ON CLUSTER 'c1' AS db.t"));
+        assert!(out[2].starts_with("CREATE VIEW IF NOT EXISTS report_zones ON CLUSTER 'c1' AS"));
+        assert!(out[4].starts_with(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS t_now_rmv ON CLUSTER 'c1'\nREFRESH"
+        ));
+        assert!(out.iter().all(|s| !s.contains("t_mv")));
     }
 
     #[test]

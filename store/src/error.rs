@@ -27,6 +27,9 @@ pub enum Error {
     /// A query argument that cannot be answered (bad range, timezone, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// What this deployment's ClickHouse cannot do (names what is missing).
+    #[error("not supported here: {0}")]
+    Unsupported(String),
 }
 
 impl Error {

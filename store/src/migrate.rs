@@ -145,21 +145,102 @@ pub async fn migrate(
         check_shard_node(server, name).await?;
     }
     let report = migrate_with(server, database, zones, cluster, None).await?;
-    if let Some(c @ Cluster::Sharded(_)) = cluster {
-        // A database that was already current (built on one node, or
-        // migrated before it became a shard) replays nothing, so the
-        // Distributed tables are made sure of here, for every table of the
-        // current schema; IF NOT EXISTS keeps this a no-op when they exist.
-        let db = server.clone().with_database(database);
-        for f in SCHEMA {
-            let ddl = crate::cluster::render(f.sql, c, database);
-            let dist: Vec<&str> = statements(&ddl)
-                .filter(|s| s.contains("ENGINE = Distributed("))
-                .collect();
-            run_all(&db, f.file, &dist.join(";\n")).await?;
-        }
+    if let Some(c) = cluster {
+        build_cluster_database(server, database, c).await?;
     }
     Ok(report)
+}
+
+/// Makes the cluster database (`<database>_cluster`) match the current
+/// schema: what it holds is derived from the local database (no rows of
+/// its own but the snapshots, which refill within a refresh period), so
+/// a Distributed or snapshot table whose columns differ from its local
+/// table is dropped and recreated, and views are always recreated from the
+/// schema files. Also drops the `<table>_all` tables earlier releases put
+/// beside the local tables.
+async fn build_cluster_database(
+    server: &Client,
+    database: &str,
+    cluster: Cluster<'_>,
+) -> Result<()> {
+    let global = crate::cluster::cluster_database(database);
+    let on = match cluster {
+        Cluster::Replicated(n) => format!(" ON CLUSTER '{n}'"),
+        Cluster::Sharded(_) => String::new(),
+    };
+    let run = |db: &Client, sql: String| {
+        let db = db.clone();
+        async move {
+            db.query(&sql)
+                .execute()
+                .await
+                .map_err(|source| Error::Migration {
+                    file: "cluster database",
+                    index: 1,
+                    excerpt: sql.chars().take(200).collect(),
+                    source,
+                })
+        }
+    };
+    let leftovers: Vec<String> = server
+        .query(
+            "SELECT name FROM system.tables WHERE database = ? \
+             AND engine = 'Distributed' AND endsWith(name, '_all')",
+        )
+        .bind(database)
+        .fetch_all()
+        .await?;
+    for t in leftovers {
+        run(
+            server,
+            format!("DROP TABLE IF EXISTS `{database}`.`{t}`{on} SYNC"),
+        )
+        .await?;
+    }
+    run(
+        server,
+        format!("CREATE DATABASE IF NOT EXISTS `{global}`{on}"),
+    )
+    .await?;
+    let columns = |db: &str| {
+        server
+            .query(
+                "SELECT table, arrayStringConcat(groupArray(concat(name, ' ', type)), ', ') FROM \
+                 (SELECT table, name, type FROM system.columns WHERE database = ? ORDER BY table, position) \
+                 GROUP BY table",
+            )
+            .bind(db.to_string())
+            .fetch_all::<(String, String)>()
+    };
+    let local_cols: std::collections::HashMap<_, _> =
+        columns(database).await?.into_iter().collect();
+    let objects: Vec<(String, String)> = server
+        .query("SELECT name, engine FROM system.tables WHERE database = ?")
+        .bind(&global)
+        .fetch_all()
+        .await?;
+    let global_cols: std::collections::HashMap<_, _> =
+        columns(&global).await?.into_iter().collect();
+    for (name, engine) in &objects {
+        let stale = match engine.as_str() {
+            "View" | "MaterializedView" => true,
+            _ => global_cols.get(name) != local_cols.get(name),
+        };
+        if stale {
+            run(
+                server,
+                format!("DROP TABLE IF EXISTS `{global}`.`{name}`{on} SYNC"),
+            )
+            .await?;
+        }
+    }
+    let schema: Vec<&str> = SCHEMA.iter().map(|f| f.sql).collect();
+    let db = server.clone().with_database(&global);
+    for stmt in crate::cluster::cluster_database_ddl(&schema, cluster, database) {
+        run(&db, stmt).await?;
+    }
+    tracing::info!(database = %global, "cluster database ready");
+    Ok(())
 }
 
 /// The path of earlier releases, for tests of upgrades and of the schema
@@ -212,7 +293,7 @@ async fn migrate_with(
     replay_to: Option<u32>,
 ) -> Result<Report> {
     let render = |sql: &str| match cluster {
-        Some(c) => crate::cluster::render(sql, c, database),
+        Some(c) => crate::cluster::render(sql, c),
         None => sql.to_string(),
     };
     server
@@ -410,7 +491,7 @@ pub fn cluster_ddl(cluster: Cluster<'_>, database: &str, zones: &[Tz]) -> String
     let mut out = String::new();
     for f in SCHEMA {
         out.push_str(&format!("-- {}\n", f.file));
-        out.push_str(&crate::cluster::render(f.sql, cluster, database));
+        out.push_str(&crate::cluster::render(f.sql, cluster));
         out.push('\n');
     }
     for tz in zones {
@@ -418,8 +499,22 @@ pub fn cluster_ddl(cluster: Cluster<'_>, database: &str, zones: &[Tz]) -> String
         out.push_str(&crate::cluster::render(
             &render_zone(ZONE_VIEWS, *tz),
             cluster,
-            database,
         ));
+    }
+    let global = crate::cluster::cluster_database(database);
+    let on = match cluster {
+        Cluster::Replicated(n) => format!(" ON CLUSTER '{n}'"),
+        Cluster::Sharded(_) => String::new(),
+    };
+    out.push_str(&format!(
+        "\n-- The cluster database: the same names over every shard (ingest, the API\n\
+         -- and Grafana use it). Unqualified names below are its tables.\n\
+         CREATE DATABASE IF NOT EXISTS {global}{on};\n\nUSE {global};\n\n"
+    ));
+    let schema: Vec<&str> = SCHEMA.iter().map(|f| f.sql).collect();
+    for stmt in crate::cluster::cluster_database_ddl(&schema, cluster, database) {
+        out.push_str(&stmt);
+        out.push_str(";\n\n");
     }
     out
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod admin;
+pub mod grafana;
 pub mod pipeline;
 
 pub use authpulse_testkit::{

@@ -51,10 +51,11 @@ pub(crate) async fn resends(
         return Ok(parts.iter().map(|_| Default::default()).collect());
     }
     // Claims on the group's ids, found through the ids just written by
-    // position (ordered by topic, partition, offset: a range read).
+    // position (ordered by topic, partition, offset: a range read). GLOBAL:
+    // on a cluster both tables are Distributed and the ids go to every shard.
     let sql = format!(
         "SELECT event_id, topic, partition, offset, store_key FROM ingest_claims \
-         WHERE event_id IN (SELECT event_id FROM ingest_event_ids WHERE {})",
+         WHERE event_id GLOBAL IN (SELECT event_id FROM ingest_event_ids WHERE {})",
         group.positions()
     );
     let found: Vec<ClaimRow> = group.bind(client.query(&sql)).fetch_all().await?;

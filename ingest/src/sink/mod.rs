@@ -43,6 +43,10 @@ impl Sink {
             .with_database(database)
             .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
             .with_setting("insert_deduplicate", "1")
+            // On a cluster ingest writes Distributed tables: acknowledged
+            // only once every shard stored its part (docs/scaling.md); no
+            // effect on local tables.
+            .with_setting("distributed_foreground_insert", "1")
             // A batch may hold events of every month the contract accepts
             // (1970..2100, ~1560 monthly partitions); the default limit of
             // 100 partitions per insert block made such a batch fail

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::handle::Store;
 use crate::range::utc_midnight;
 
@@ -34,6 +34,7 @@ impl Store {
             .fetch_one()
             .await?;
         if deleted > 0 {
+            let on_cluster = self.distributed_as("audit_events").await?;
             // The copies first: a failure after them leaves the raw
             // entries to count and delete on the next run.
             for sql in [
@@ -41,11 +42,27 @@ impl Store {
                 include_str!("cleanup_delete_history.sql"),
                 include_str!("cleanup_delete.sql"),
             ] {
-                self.client
-                    .query(sql)
+                let sql = match &on_cluster {
+                    None => sql.to_string(),
+                    Some(d) => on_each_shard(sql, d),
+                };
+                let done = self
+                    .client
+                    .query(&sql)
                     .param("cutoff_ms", cutoff.timestamp_millis())
                     .execute()
-                    .await?;
+                    .await;
+                match (done, &on_cluster) {
+                    (Err(e), Some(d)) if needs_keeper(&e) => {
+                        return Err(Error::Unsupported(format!(
+                            "audit cleanup on cluster `{}` deletes with ON CLUSTER, which needs \
+                             ClickHouse Keeper; without it run the cleanup against each shard's \
+                             database `{}` (docs/scaling.md)",
+                            d.cluster, d.database
+                        )))
+                    }
+                    (done, _) => done?,
+                }
             }
         }
         Ok(Cleanup {
@@ -56,10 +73,88 @@ impl Store {
     }
 }
 
+/// Where the Distributed table of the cluster database sends its rows.
+pub(crate) struct Distributed {
+    pub cluster: String,
+    pub database: String,
+}
+
+impl Store {
+    /// `Some` when `table` is a Distributed table (the API reads a cluster
+    /// database, docs/scaling.md): ClickHouse deletes only in the shards'
+    /// own tables.
+    pub(crate) async fn distributed_as(&self, table: &str) -> Result<Option<Distributed>> {
+        let engine: Vec<String> = self
+            .client
+            .query(
+                "SELECT engine_full FROM system.tables WHERE database = currentDatabase() \
+                 AND name = ? AND engine = 'Distributed'",
+            )
+            .bind(table)
+            .fetch_all()
+            .await?;
+        Ok(engine.first().and_then(|e| {
+            // Distributed('cluster', 'database', 'table', key)
+            let args: Vec<&str> = e
+                .strip_prefix("Distributed(")?
+                .split(',')
+                .map(|a| a.trim().trim_matches('\''))
+                .collect();
+            Some(Distributed {
+                cluster: args.first()?.to_string(),
+                database: args.get(1)?.to_string(),
+            })
+        }))
+    }
+}
+
+/// `DELETE FROM t WHERE …` of a cleanup file as a delete in every shard's
+/// own table: `DELETE FROM db.t ON CLUSTER 'c' WHERE …`.
+fn on_each_shard(sql: &str, d: &Distributed) -> String {
+    let stmt: String = sql
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let rest = stmt.trim().strip_prefix("DELETE FROM ").unwrap_or(&stmt);
+    let (table, cond) = rest.split_once(' ').unwrap_or((rest, ""));
+    format!(
+        "DELETE FROM `{}`.`{table}` ON CLUSTER '{}' {cond}",
+        d.database,
+        d.cluster.replace('\'', "")
+    )
+}
+
+/// ClickHouse refused ON CLUSTER for want of a coordinator.
+fn needs_keeper(e: &clickhouse::error::Error) -> bool {
+    let text = e.to_string();
+    [
+        "QUERY_IS_PROHIBITED",
+        "NO_ZOOKEEPER",
+        "KEEPER_EXCEPTION",
+        "Replicated DDL queries are disabled",
+    ]
+    .iter()
+    .any(|c| text.contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn cleanup_deletes_in_the_shards_tables_on_a_cluster() {
+        let d = Distributed {
+            cluster: "c1".into(),
+            database: "authpulse".into(),
+        };
+        assert_eq!(
+            on_each_shard(include_str!("cleanup_delete.sql"), &d),
+            "DELETE FROM `authpulse`.`audit_events` ON CLUSTER 'c1' \
+             WHERE occurred_at < fromUnixTimestamp64Milli({cutoff_ms:Int64}, 'UTC')"
+        );
+    }
 
     #[test]
     fn cutoff_is_midnight_utc_retention_days_ago() {
