@@ -11,6 +11,7 @@ mod http;
 mod ingest;
 mod latency;
 mod mau;
+mod readers;
 mod report;
 mod rows;
 
@@ -48,11 +49,13 @@ pub struct BenchArgs {
     /// Scratch directory (row files, logs); default a new temp dir.
     #[arg(long)]
     pub workdir: Option<PathBuf>,
-    /// Steps to run: ingest, latency, freshness, mau.
+    /// Steps to run: ingest, latency, readers, freshness, mau. readers and
+    /// freshness run on the largest latency database when latency runs
+    /// (freshness on an empty one otherwise; readers needs latency).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ingest,latency,freshness,mau"
+        default_value = "ingest,latency,readers,freshness,mau"
     )]
     pub steps: Vec<String>,
     /// Messages in the pre-filled topic of the ingest comparison.
@@ -76,8 +79,9 @@ pub struct BenchArgs {
     /// Event-time span of the generated traffic, in days (ending now).
     #[arg(long, default_value_t = 90)]
     pub span_days: u32,
-    /// Raw-event counts of the report latency runs.
-    #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+    /// Raw-event counts of the report latency runs (the targets compare the
+    /// first and the last).
+    #[arg(long, value_delimiter = ',', default_value = "1000000,100000000")]
     pub sizes: Vec<u64>,
     /// Timed requests per API endpoint (after 5 warm-up requests).
     #[arg(long, default_value_t = 200)]
@@ -85,15 +89,20 @@ pub struct BenchArgs {
     /// Timed runs per raw-table SQL equivalent (after 1 warm-up).
     #[arg(long, default_value_t = 10)]
     pub raw_requests: u64,
-    /// Seconds of paced traffic in the freshness run.
-    #[arg(long, default_value_t = 30)]
-    pub fresh_secs: u64,
-    /// Events/s of the freshness run (0 = half the measured ingest rate).
+    /// Marker events per report endpoint in the freshness run (each timed
+    /// from produce to visible, one after another).
+    #[arg(long, default_value_t = 20)]
+    pub fresh_markers: u64,
+    /// Events/s of the background traffic of the freshness run (0 = half
+    /// the ingest rate measured in the same run).
     #[arg(long, default_value_t = 0.0)]
     pub fresh_rate: f64,
-    /// Sampled events per second in the freshness run.
-    #[arg(long, default_value_t = 4.0)]
-    pub fresh_samples_per_sec: f64,
+    /// Concurrent connections of the readers step.
+    #[arg(long, default_value_t = 64)]
+    pub readers: u64,
+    /// Seconds each side of the readers step runs (after 2 s of warm-up).
+    #[arg(long, default_value_t = 30)]
+    pub readers_secs: u64,
     /// Distinct users active in one month for the MAU accuracy run.
     #[arg(long, default_value_t = 1_000_000)]
     pub mau_users: u64,
@@ -160,6 +169,7 @@ pub struct Results {
     pub ingest: Option<ingest::IngestResult>,
     pub latency: Vec<latency::SizeResult>,
     pub fresh: Option<fresh::FreshResult>,
+    pub readers: Option<readers::ReadersResult>,
     pub mau: Option<mau::MauResult>,
     pub errors: Vec<String>,
 }
@@ -221,7 +231,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ),
             ("requests".into(), args.requests.to_string()),
             ("raw_requests".into(), args.raw_requests.to_string()),
-            ("fresh_secs".into(), args.fresh_secs.to_string()),
+            ("fresh_markers".into(), args.fresh_markers.to_string()),
+            (
+                "readers".into(),
+                format!("{} connections × {} s", args.readers, args.readers_secs),
+            ),
             ("mau_users".into(), args.mau_users.to_string()),
             (
                 "kafka_engine".into(),
@@ -251,13 +265,37 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Err(e) => results.errors.push(format!("ingest: {e:#}")),
         }
     }
+    // The largest size's database stays loaded for readers and freshness,
+    // so that they measure at the size the targets name.
+    let largest = args.sizes.iter().copied().max();
+    let mut kept: Option<u64> = None;
     if args.step("latency") {
         for &size in &args.sizes {
             eprintln!("== report latency at {size} raw events");
-            match latency::run(&ctx, size).await {
-                Ok(r) => results.latency.push(r),
+            let keep = Some(size) == largest && kept.is_none();
+            match latency::run(&ctx, size, keep).await {
+                Ok(r) => {
+                    results.latency.push(r);
+                    if keep {
+                        kept = Some(size);
+                    }
+                }
                 Err(e) => results.errors.push(format!("latency {size}: {e:#}")),
             }
+        }
+    }
+    if args.step("readers") {
+        match kept {
+            Some(size) => {
+                eprintln!("== many readers at {size} raw events");
+                match readers::run(&ctx, size).await {
+                    Ok(r) => results.readers = Some(r),
+                    Err(e) => results.errors.push(format!("readers: {e:#}")),
+                }
+            }
+            None => results.errors.push(
+                "readers: needs the latency step's database (--steps latency,readers)".into(),
+            ),
         }
     }
     if args.step("freshness") {
@@ -273,10 +311,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             max.map(|m| m / 2.0).unwrap_or(10_000.0)
         };
         eprintln!("== freshness at {rate:.0} events/s");
-        match fresh::run(&ctx, rate).await {
+        let db = kept.map(latency::db_name);
+        match fresh::run(&ctx, rate, db.as_deref()).await {
             Ok(r) => results.fresh = Some(r),
             Err(e) => results.errors.push(format!("freshness: {e:#}")),
         }
+    }
+    if let Some(size) = kept {
+        ctx.drop_db(&latency::db_name(size)).await;
     }
     if args.step("mau") {
         eprintln!("== distinct users: {} users in one month", args.mau_users);
