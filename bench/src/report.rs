@@ -527,4 +527,79 @@ mod tests {
         assert!(!md.contains("{{") && !md.contains("{%"), "{md}");
         assert!(!md.contains("\n\n\n"), "blank lines doubled:\n{md}");
     }
+
+    /// Freshness per endpoint and the readers step come out in the targets
+    /// and their sections; a miss gets its note.
+    #[test]
+    fn markdown_shows_freshness_and_readers() {
+        use crate::fresh::{EndpointFresh, FreshResult, WindowCheck};
+        use crate::readers::{ReadersResult, Side};
+        let side = |requests, rate, p99| Side {
+            requests,
+            errors: 0,
+            rate,
+            stats: stats(p99 / 2.0, p99),
+            first_error: None,
+        };
+        let fresh = |endpoint, p99| EndpointFresh {
+            endpoint,
+            path: "/x".into(),
+            stats: stats(p99 / 2.0, p99),
+            missed: 0,
+            error: None,
+        };
+        let r = Results {
+            started: "2026-12-03T16:45:52Z".into(),
+            machine: vec![("cores (nproc)".into(), "2".into())],
+            args: vec![("fresh_markers".into(), "20".into())],
+            fresh: Some(FreshResult {
+                target_rate: 40_000.0,
+                achieved_rate: 39_000.0,
+                secs: 300.0,
+                database: "bench_reports_100000000".into(),
+                raw_events: 100_000_000,
+                markers: 20,
+                endpoints: vec![
+                    fresh("FusionAuth login", 900.0),
+                    fresh("Janssen stat", 2500.0),
+                ],
+                endpoints_error: None,
+                window: Some(WindowCheck {
+                    counted: 1,
+                    outside_stored: 1,
+                }),
+                window_error: None,
+                consumer_peak_rss: Some(100 << 20),
+                cpu: [Some(100.0), Some(10.0), Some(300.0), Some(100.0)],
+                metrics: None,
+            }),
+            readers: Some(ReadersResult {
+                connections: 64,
+                secs: 30.0,
+                database: "bench_reports_100000000".into(),
+                size: 100_000_000,
+                reports: side(30_000, 1000.0, 80.0),
+                select1: side(150_000, 5000.0, 20.0),
+                mix: vec![("Porta stats", 30_000)],
+                reports_cpu: [Some(20.0), Some(35.0), Some(5.0)],
+                select1_cpu: [Some(30.0), Some(10.0)],
+            }),
+            ..Results::default()
+        };
+        let md = markdown(&r).unwrap();
+        for line in [
+            "| freshness of every report endpoint (13, each with a marker that must change its answer): produce → visible p99 ≤ 2 s at half the max ingest rate, at 100M raw events | worst p99 2500 ms (Janssen stat); 20 markers per endpoint, 0 missed; background 39000 events/s (target 40000) on 100M raw events | **no** |",
+            "| many readers, 64 connections of mixed reports: throughput ≥ 0.25× `SELECT 1` over ClickHouse HTTP at the same concurrency | 0.20× (1000 vs 5000 req/s) | **no** |",
+            "| many readers: p99 ≤ 100 ms | 80.0 ms (`SELECT 1`: 20.0 ms) | yes |",
+            "| many readers: 0 errors | 0 of 30000 | yes |",
+            "counted (+1), one at now − 7 d − 1 min stored (1 raw row) and not counted",
+            "| Janssen stat | `/x` | 1250 | 2500 | 2501 | 0 |",
+            "- Freshness: p99 above 2 s for Janssen stat (2500 ms), at 39000 events/s",
+            "- Many readers: 0.20× of `SELECT 1` (target ≥ 0.25×)",
+        ] {
+            assert!(md.contains(line), "missing {line:?} in:\n{md}");
+        }
+        assert!(!md.contains("{{") && !md.contains("{%"), "{md}");
+        assert!(!md.contains("\n\n\n"), "blank lines doubled:\n{md}");
+    }
 }
