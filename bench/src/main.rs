@@ -185,7 +185,34 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Fails fast on arguments that would make a step measure nothing.
+fn validate(args: &BenchArgs) -> anyhow::Result<()> {
+    const STEPS: [&str; 5] = ["ingest", "latency", "readers", "freshness", "mau"];
+    for s in &args.steps {
+        anyhow::ensure!(
+            STEPS.contains(&s.trim()),
+            "--steps: unknown step {s:?} (known: {})",
+            STEPS.join(", ")
+        );
+    }
+    if args.step("latency") {
+        anyhow::ensure!(
+            !args.sizes.is_empty() && args.sizes.iter().all(|&s| s > 0),
+            "--sizes must list at least one size above 0"
+        );
+    }
+    anyhow::ensure!(args.readers > 0, "--readers must be at least 1");
+    anyhow::ensure!(args.readers_secs > 0, "--readers-secs must be at least 1");
+    anyhow::ensure!(args.fresh_markers > 0, "--fresh-markers must be at least 1");
+    anyhow::ensure!(
+        args.fresh_rate >= 0.0 && args.fresh_rate.is_finite(),
+        "--fresh-rate must be a non-negative number"
+    );
+    Ok(())
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    validate(&args)?;
     let started = Instant::now();
     let bin = match &args.authpulse_bin {
         Some(b) => b.clone(),
