@@ -55,7 +55,8 @@ pub struct EndpointFresh {
     pub stats: Option<Stats>,
     /// Markers not visible within [`GIVE_UP`].
     pub missed: u64,
-    /// Why the endpoint could not be measured (its first answer failed).
+    /// The first failure: of the answer before a marker (the endpoint was
+    /// not measured further) or of a poll.
     pub error: Option<String>,
 }
 
@@ -593,9 +594,18 @@ async fn endpoint_freshness(
             let sent = Instant::now();
             produce(producer, topic, &e).await?;
             loop {
-                if read(http, base, &probe, creds).await? != before {
-                    h.record(sent.elapsed().as_micros().max(1) as u64)?;
-                    break;
+                match read(http, base, &probe, creds).await {
+                    Ok(now) if now != before => {
+                        h.record(sent.elapsed().as_micros().max(1) as u64)?;
+                        break;
+                    }
+                    Ok(_) => {}
+                    // A failed poll under load is the answer not being
+                    // there: keep polling, say what failed, and count the
+                    // marker missed if it never shows.
+                    Err(e) => {
+                        error.get_or_insert(format!("a poll failed: {e:#}"));
+                    }
                 }
                 if sent.elapsed() > GIVE_UP {
                     missed += 1;
@@ -608,12 +618,15 @@ async fn endpoint_freshness(
         eprintln!(
             "   {:<26} {}",
             probe.endpoint,
-            match (&error, stats) {
-                (Some(e), _) => format!("failed: {e}"),
-                (None, Some(s)) => format!(
-                    "p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms  missed {missed}",
-                    s.p50_ms, s.p99_ms, s.max_ms
+            match (stats, &error) {
+                (Some(s), e) => format!(
+                    "p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms  missed {missed}{}",
+                    s.p50_ms,
+                    s.p99_ms,
+                    s.max_ms,
+                    e.as_ref().map(|e| format!("  ({e})")).unwrap_or_default()
                 ),
+                (None, Some(e)) => format!("failed: {e}"),
                 (None, None) => format!("missed {missed}"),
             }
         );
