@@ -1,5 +1,6 @@
-//! `authpulse-bench`: ingest throughput (authpulse's consumer vs ClickHouse's
-//! Kafka engine vs a file insert), report latency, freshness, consumer
+//! `authpulse-bench`: ingest throughput and CPU per event (authpulse's
+//! consumer vs ClickHouse's Kafka engine vs a file insert), report latency,
+//! many concurrent readers vs `SELECT 1`, per-endpoint freshness, consumer
 //! memory and distinct-user accuracy, against running ClickHouse and broker
 //! servers (deploy/local/bench.sh starts them) and the `authpulse` binary.
 //! Results go to JSON and to a Markdown report (docs/benchmarks.md)
