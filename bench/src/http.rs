@@ -41,9 +41,17 @@ impl Http {
 
     /// GET `url` with an optional `Authorization` value; the whole body.
     pub async fn get(&self, url: &str, authorization: Option<&str>) -> anyhow::Result<Response> {
+        match authorization {
+            Some(a) => self.get_with(url, &[("authorization", a)]).await,
+            None => self.get_with(url, &[]).await,
+        }
+    }
+
+    /// GET `url` with the given request headers; the whole body.
+    pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> anyhow::Result<Response> {
         let mut req = hyper::Request::get(url);
-        if let Some(a) = authorization {
-            req = req.header(hyper::header::AUTHORIZATION, a);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let req = req
             .body(Empty::new())

@@ -118,8 +118,16 @@ pub fn events_of(
     })
 }
 
-pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
-    let db = format!("bench_reports_{size}");
+/// The database of the report-latency run at `size` raw events.
+pub fn db_name(size: u64) -> String {
+    format!("bench_reports_{size}")
+}
+
+/// Loads (or reuses) `size` raw events and times every report; with
+/// `keep_db` the database stays for the readers and freshness steps (the
+/// caller drops it).
+pub async fn run(ctx: &Ctx, size: u64, keep_db: bool) -> anyhow::Result<SizeResult> {
+    let db = db_name(size);
     let profile = super::ingest::profile(ctx, size);
     let ch = &ctx.ch;
     let kept: u64 = if ctx.args.reuse {
@@ -188,7 +196,9 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<SizeResult> {
     let entity_status = entity_status_select(ctx, &db).await?;
     let endpoints = measure(ctx, &db, &base, &profile, &orgs, &entity_status).await;
     child.terminate();
-    ctx.drop_db(&db).await;
+    if !keep_db {
+        ctx.drop_db(&db).await;
+    }
     Ok(SizeResult {
         size,
         rows,

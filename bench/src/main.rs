@@ -1,5 +1,6 @@
-//! `authpulse-bench`: ingest throughput (authpulse's consumer vs ClickHouse's
-//! Kafka engine vs a file insert), report latency, freshness, consumer
+//! `authpulse-bench`: ingest throughput and CPU per event (authpulse's
+//! consumer vs ClickHouse's Kafka engine vs a file insert), report latency,
+//! many concurrent readers vs `SELECT 1`, per-endpoint freshness, consumer
 //! memory and distinct-user accuracy, against running ClickHouse and broker
 //! servers (deploy/local/bench.sh starts them) and the `authpulse` binary.
 //! Results go to JSON and to a Markdown report (docs/benchmarks.md)
@@ -11,6 +12,7 @@ mod http;
 mod ingest;
 mod latency;
 mod mau;
+mod readers;
 mod report;
 mod rows;
 
@@ -48,11 +50,13 @@ pub struct BenchArgs {
     /// Scratch directory (row files, logs); default a new temp dir.
     #[arg(long)]
     pub workdir: Option<PathBuf>,
-    /// Steps to run: ingest, latency, freshness, mau.
+    /// Steps to run: ingest, latency, readers, freshness, mau. readers and
+    /// freshness run on the largest latency database when latency runs
+    /// (freshness on an empty one otherwise; readers needs latency).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ingest,latency,freshness,mau"
+        default_value = "ingest,latency,readers,freshness,mau"
     )]
     pub steps: Vec<String>,
     /// Messages in the pre-filled topic of the ingest comparison.
@@ -76,8 +80,9 @@ pub struct BenchArgs {
     /// Event-time span of the generated traffic, in days (ending now).
     #[arg(long, default_value_t = 90)]
     pub span_days: u32,
-    /// Raw-event counts of the report latency runs.
-    #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+    /// Raw-event counts of the report latency runs (the targets compare the
+    /// first and the last).
+    #[arg(long, value_delimiter = ',', default_value = "1000000,100000000")]
     pub sizes: Vec<u64>,
     /// Timed requests per API endpoint (after 5 warm-up requests).
     #[arg(long, default_value_t = 200)]
@@ -85,15 +90,20 @@ pub struct BenchArgs {
     /// Timed runs per raw-table SQL equivalent (after 1 warm-up).
     #[arg(long, default_value_t = 10)]
     pub raw_requests: u64,
-    /// Seconds of paced traffic in the freshness run.
-    #[arg(long, default_value_t = 30)]
-    pub fresh_secs: u64,
-    /// Events/s of the freshness run (0 = half the measured ingest rate).
+    /// Marker events per report endpoint in the freshness run (each timed
+    /// from produce to visible, one after another).
+    #[arg(long, default_value_t = 20)]
+    pub fresh_markers: u64,
+    /// Events/s of the background traffic of the freshness run (0 = half
+    /// the ingest rate measured in the same run).
     #[arg(long, default_value_t = 0.0)]
     pub fresh_rate: f64,
-    /// Sampled events per second in the freshness run.
-    #[arg(long, default_value_t = 4.0)]
-    pub fresh_samples_per_sec: f64,
+    /// Concurrent connections of the readers step.
+    #[arg(long, default_value_t = 64)]
+    pub readers: u64,
+    /// Seconds each side of the readers step runs (after 2 s of warm-up).
+    #[arg(long, default_value_t = 30)]
+    pub readers_secs: u64,
     /// Distinct users active in one month for the MAU accuracy run.
     #[arg(long, default_value_t = 1_000_000)]
     pub mau_users: u64,
@@ -160,6 +170,7 @@ pub struct Results {
     pub ingest: Option<ingest::IngestResult>,
     pub latency: Vec<latency::SizeResult>,
     pub fresh: Option<fresh::FreshResult>,
+    pub readers: Option<readers::ReadersResult>,
     pub mau: Option<mau::MauResult>,
     pub errors: Vec<String>,
 }
@@ -175,7 +186,34 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Fails fast on arguments that would make a step measure nothing.
+fn validate(args: &BenchArgs) -> anyhow::Result<()> {
+    const STEPS: [&str; 5] = ["ingest", "latency", "readers", "freshness", "mau"];
+    for s in &args.steps {
+        anyhow::ensure!(
+            STEPS.contains(&s.trim()),
+            "--steps: unknown step {s:?} (known: {})",
+            STEPS.join(", ")
+        );
+    }
+    if args.step("latency") {
+        anyhow::ensure!(
+            !args.sizes.is_empty() && args.sizes.iter().all(|&s| s > 0),
+            "--sizes must list at least one size above 0"
+        );
+    }
+    anyhow::ensure!(args.readers > 0, "--readers must be at least 1");
+    anyhow::ensure!(args.readers_secs > 0, "--readers-secs must be at least 1");
+    anyhow::ensure!(args.fresh_markers > 0, "--fresh-markers must be at least 1");
+    anyhow::ensure!(
+        args.fresh_rate >= 0.0 && args.fresh_rate.is_finite(),
+        "--fresh-rate must be a non-negative number"
+    );
+    Ok(())
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    validate(&args)?;
     let started = Instant::now();
     let bin = match &args.authpulse_bin {
         Some(b) => b.clone(),
@@ -221,7 +259,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ),
             ("requests".into(), args.requests.to_string()),
             ("raw_requests".into(), args.raw_requests.to_string()),
-            ("fresh_secs".into(), args.fresh_secs.to_string()),
+            ("fresh_markers".into(), args.fresh_markers.to_string()),
+            (
+                "readers".into(),
+                format!("{} connections × {} s", args.readers, args.readers_secs),
+            ),
             ("mau_users".into(), args.mau_users.to_string()),
             (
                 "kafka_engine".into(),
@@ -251,13 +293,37 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Err(e) => results.errors.push(format!("ingest: {e:#}")),
         }
     }
+    // The largest size's database stays loaded for readers and freshness,
+    // so that they measure at the size the targets name.
+    let largest = args.sizes.iter().copied().max();
+    let mut kept: Option<u64> = None;
     if args.step("latency") {
         for &size in &args.sizes {
             eprintln!("== report latency at {size} raw events");
-            match latency::run(&ctx, size).await {
-                Ok(r) => results.latency.push(r),
+            let keep = Some(size) == largest && kept.is_none();
+            match latency::run(&ctx, size, keep).await {
+                Ok(r) => {
+                    results.latency.push(r);
+                    if keep {
+                        kept = Some(size);
+                    }
+                }
                 Err(e) => results.errors.push(format!("latency {size}: {e:#}")),
             }
+        }
+    }
+    if args.step("readers") {
+        match kept {
+            Some(size) => {
+                eprintln!("== many readers at {size} raw events");
+                match readers::run(&ctx, size).await {
+                    Ok(r) => results.readers = Some(r),
+                    Err(e) => results.errors.push(format!("readers: {e:#}")),
+                }
+            }
+            None => results.errors.push(
+                "readers: needs the latency step's database (--steps latency,readers)".into(),
+            ),
         }
     }
     if args.step("freshness") {
@@ -273,10 +339,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             max.map(|m| m / 2.0).unwrap_or(10_000.0)
         };
         eprintln!("== freshness at {rate:.0} events/s");
-        match fresh::run(&ctx, rate).await {
+        let db = kept.map(latency::db_name);
+        match fresh::run(&ctx, rate, db.as_deref()).await {
             Ok(r) => results.fresh = Some(r),
             Err(e) => results.errors.push(format!("freshness: {e:#}")),
         }
+    }
+    if let Some(size) = kept {
+        ctx.drop_db(&latency::db_name(size)).await;
     }
     if args.step("mau") {
         eprintln!("== distinct users: {} users in one month", args.mau_users);
