@@ -41,6 +41,8 @@ struct Outcome {
     instances: usize,
     events_per_sec: f64,
     drain_secs: f64,
+    /// Share of the machine's CPU time busy while draining.
+    busy: f64,
     p50_ms: f64,
     p99_ms: f64,
     worst: (String, f64),
@@ -73,11 +75,11 @@ fn main() -> anyhow::Result<()> {
         );
         out.push(o);
     }
-    println!("| ClickHouse | ingest instances | events/s | drain (s) | report p50 (median of endpoints) | report p99 (median of endpoints) | worst p99 |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| ClickHouse | ingest instances | events/s | drain (s) | CPU busy while draining | report p50 (median of endpoints) | report p99 (median of endpoints) | worst p99 |");
+    println!("|---|---|---|---|---|---|---|---|");
     for o in &out {
         println!(
-            "| {} | {} | {:.0} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms ({}) |",
+            "| {} | {} | {:.0} | {:.1} | {:.0} % | {:.1} ms | {:.1} ms | {:.1} ms ({}) |",
             if o.shards == 1 {
                 "1 server".to_string()
             } else {
@@ -86,6 +88,7 @@ fn main() -> anyhow::Result<()> {
             o.instances,
             o.events_per_sec,
             o.drain_secs,
+            o.busy * 100.0,
             o.p50_ms,
             o.p99_ms,
             o.worst.1,
@@ -131,6 +134,7 @@ fn run(
             (0..instances).map(|k| shards.url(k % 2)).collect(),
         )
     };
+    eprintln!("{read_db}: draining");
     let group = format!("scaling-{i}");
     let spawned = Instant::now();
     let children: Vec<usize> = urls
@@ -152,17 +156,19 @@ fn run(
             )
         })
         .collect();
-    let client = shards.client(0);
+    let client = shards.client(0).with_database(&read_db);
     let want = expected_rollups(oracle);
     let total: u64 = expected(oracle).values().sum();
     let count = |sql: &str| -> u64 { shards.query(0, sql).trim().parse().unwrap_or(0) };
     let mut first_row: Option<Instant> = None;
+    let mut cpu_at_first = cpu_times();
     let done = loop {
         if first_row.is_none() && count(&format!("SELECT count() FROM {read_db}.login_events")) > 0
         {
             first_row = Some(Instant::now());
+            cpu_at_first = cpu_times();
         }
-        let sums = block_on(rollup_sums(&client, &read_db))?;
+        let sums = block_on(rollup_sums(&client, &read_db)).context("rollup sums")?;
         if sums.iter().all(|(k, v)| want.get(k) == Some(v)) {
             break Instant::now();
         }
@@ -172,9 +178,11 @@ fn run(
         );
         std::thread::sleep(Duration::from_millis(200));
     };
+    let cpu_at_end = cpu_times();
     for c in children {
         stack.terminate(c);
     }
+    eprintln!("{read_db}: drained; snapshots and the API");
     let from = first_row.unwrap_or(spawned);
     let drain = done.duration_since(from).as_secs_f64();
     anyhow::ensure!(
@@ -269,10 +277,29 @@ fn run(
         instances,
         events_per_sec: total as f64 / drain.max(1e-3),
         drain_secs: drain,
+        busy: (cpu_at_end.0 - cpu_at_first.0) as f64
+            / (cpu_at_end.1 - cpu_at_first.1).max(1) as f64,
         p50_ms: median(timed.iter().map(|t| t.1).collect()),
         p99_ms: median(timed.iter().map(|t| t.2).collect()),
         worst,
     })
+}
+
+/// (busy, total) jiffies of all CPUs, from /proc/stat's `cpu` line.
+fn cpu_times() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    // idle and iowait
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle, total)
 }
 
 /// The first day of the stream's events (the report range's start).
