@@ -220,19 +220,29 @@ fn snapshot_reports_are_fresh_and_windows_exact() {
         oracle.observe(&Message::event(e.clone()));
     }
     events.extend(edge.iter().cloned());
+    // The inside events are 24 h / 7 d late: one in a whole bucket before
+    // the snapshot's watermark counts from the next refresh, within 5 s
+    // (docs/rollups.md, "Late events"), so the answer may lag that long.
     let mut checked = false;
-    for _ in 0..5 {
+    let mut last = None;
+    for _ in 0..20 {
         if let Some((got, want)) = activity(&base, &events) {
             // Still within a minute of tb: the inside events count, the
             // outside ones don't (the oracle is exact).
             assert!(
                 Utc::now() - tb < Duration::seconds(55),
-                "too slow for ±1 min edges"
+                "too slow for ±1 min edges: {last:?}"
             );
-            assert_eq!(got, want, "recent activity at the window edges");
-            checked = true;
-            break;
+            if got == want {
+                checked = true;
+                break;
+            }
+            last = Some((got, want));
         }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    if let Some((got, want)) = last.filter(|_| !checked) {
+        assert_eq!(got, want, "recent activity at the window edges");
     }
     assert!(checked, "a window edge moved during every request");
 

@@ -34,7 +34,7 @@ impl<'a> Cluster<'a> {
 
     /// `ON CLUSTER` for statements that run once for the whole cluster;
     /// empty when each node is migrated on its own.
-    fn on_cluster(&self) -> String {
+    pub(crate) fn on_cluster(&self) -> String {
         match self {
             Cluster::Replicated(n) => format!(" ON CLUSTER '{n}'"),
             Cluster::Sharded(_) => String::new(),

@@ -164,10 +164,7 @@ async fn build_cluster_database(
     cluster: Cluster<'_>,
 ) -> Result<()> {
     let global = crate::cluster::cluster_database(database);
-    let on = match cluster {
-        Cluster::Replicated(n) => format!(" ON CLUSTER '{n}'"),
-        Cluster::Sharded(_) => String::new(),
-    };
+    let on = cluster.on_cluster();
     let run = |db: &Client, sql: String| {
         let db = db.clone();
         async move {
@@ -502,10 +499,7 @@ pub fn cluster_ddl(cluster: Cluster<'_>, database: &str, zones: &[Tz]) -> String
         ));
     }
     let global = crate::cluster::cluster_database(database);
-    let on = match cluster {
-        Cluster::Replicated(n) => format!(" ON CLUSTER '{n}'"),
-        Cluster::Sharded(_) => String::new(),
-    };
+    let on = cluster.on_cluster();
     out.push_str(&format!(
         "\n-- The cluster database: the same names over every shard (ingest, the API\n\
          -- and Grafana use it). Unqualified names below are its tables.\n\
