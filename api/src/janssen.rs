@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use authpulse_store::{MonthStats, Range};
 use axum::extract::rejection::FormRejection;
@@ -20,7 +20,7 @@ use crate::AppState;
 
 /// At most this many months per request (ten years).
 pub const MAX_MONTHS: usize = 120;
-const CACHE_ENTRIES: usize = 1024;
+const CACHE_ENTRIES: u64 = 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,44 +32,27 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Answers cached per month set (Janssen caches for an hour: recomputing a
-/// many-month answer is the expensive part).
-pub struct Cache {
-    ttl: Duration,
-    entries: Mutex<HashMap<Vec<String>, Cached>>,
-}
-
-type Cached = (Instant, Arc<MonthStats>);
+/// many-month answer is the expensive part). A zero TTL turns it off.
+pub struct Cache(Option<moka::sync::Cache<Vec<String>, Arc<MonthStats>>>);
 
 impl Cache {
     pub fn new(ttl: Duration) -> Cache {
-        Cache {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
+        Cache((!ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(CACHE_ENTRIES)
+                .time_to_live(ttl)
+                .build()
+        }))
     }
 
     fn get(&self, key: &[String]) -> Option<Arc<MonthStats>> {
-        let entries = self.entries.lock().unwrap();
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, v)| v.clone())
+        self.0.as_ref()?.get(key)
     }
 
     fn put(&self, key: Vec<String>, value: Arc<MonthStats>) {
-        let mut entries = self.entries.lock().unwrap();
-        let ttl = self.ttl;
-        entries.retain(|_, (at, _)| at.elapsed() < ttl);
-        if entries.len() >= CACHE_ENTRIES {
-            if let Some(oldest) = entries
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone())
-            {
-                entries.remove(&oldest);
-            }
+        if let Some(c) = &self.0 {
+            c.insert(key, value);
         }
-        entries.insert(key, (Instant::now(), value));
     }
 }
 
