@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
-use axum::http::Uri;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -74,11 +74,34 @@ struct RecentLogin {
     created_at: String,
 }
 
-/// 403 unless the caller is a member of the org.
-fn member(auth: &Auth, slug: &str) -> Result<()> {
-    match auth.0.role_in(slug) {
-        Some(_) => Ok(()),
-        None => Err(ApiError::Forbidden),
+/// What every org analytics request starts from: an authenticated caller
+/// (401) who is a member of the org named by the slug (403), the query,
+/// and the key under which identical concurrent requests share one answer.
+struct OrgRequest {
+    slug: String,
+    q: HashMap<String, String>,
+    key: String,
+}
+
+impl FromRequestParts<AppState> for OrgRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        let Path(slug) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Invalid(e.body_text()))?;
+        let Query(q) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Invalid(e.body_text()))?;
+        if auth.0.role_in(&slug).is_none() {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(OrgRequest {
+            slug,
+            q,
+            key: key(&parts.uri),
+        })
     }
 }
 
@@ -103,29 +126,29 @@ async fn org(state: &AppState, slug: &str) -> Result<Uuid> {
 /// never changes once it has one (first claim wins), so a found slug is
 /// kept for `SLUG_TTL`; an unknown one is not kept, so an org's first
 /// events make its slug known at once.
-#[derive(Default)]
-pub struct SlugCache(std::sync::Mutex<HashMap<String, (Uuid, std::time::Instant)>>);
+pub struct SlugCache(moka::sync::Cache<String, Uuid>);
 
 const SLUG_TTL: std::time::Duration = std::time::Duration::from_secs(60);
-const SLUG_CAPACITY: usize = 10_000;
+const SLUG_CAPACITY: u64 = 10_000;
+
+impl Default for SlugCache {
+    fn default() -> SlugCache {
+        SlugCache(
+            moka::sync::Cache::builder()
+                .max_capacity(SLUG_CAPACITY)
+                .time_to_live(SLUG_TTL)
+                .build(),
+        )
+    }
+}
 
 impl SlugCache {
     fn get(&self, slug: &str) -> Option<Uuid> {
-        let map = self.0.lock().unwrap();
-        map.get(slug)
-            .filter(|(_, at)| at.elapsed() < SLUG_TTL)
-            .map(|(org, _)| *org)
+        self.0.get(slug)
     }
 
     fn put(&self, slug: &str, org: Uuid) {
-        let mut map = self.0.lock().unwrap();
-        if map.len() >= SLUG_CAPACITY {
-            map.retain(|_, (_, at)| at.elapsed() < SLUG_TTL);
-            if map.len() >= SLUG_CAPACITY {
-                map.clear();
-            }
-        }
-        map.insert(slug.to_string(), (org, std::time::Instant::now()));
+        self.0.insert(slug.to_string(), org);
     }
 }
 
@@ -187,18 +210,11 @@ fn limit(q: &HashMap<String, String>) -> Result<u32> {
     Ok(n.clamp(1, u64::from(MAX_RECENT)) as u32)
 }
 
-async fn login_trends(
-    auth: Auth,
-    State(state): State<AppState>,
-    uri: Uri,
-    Path(slug): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response> {
-    member(&auth, &slug)?;
-    Ok(state
+async fn login_trends(State(state): State<AppState>, r: OrgRequest) -> Response {
+    state
         .gate
-        .coalesce(key(&uri), trends(state.clone(), slug, q))
-        .await)
+        .coalesce(r.key, trends(state.clone(), r.slug, r.q))
+        .await
 }
 
 async fn trends(
@@ -219,18 +235,11 @@ async fn trends(
     ))
 }
 
-async fn by_service(
-    auth: Auth,
-    State(state): State<AppState>,
-    uri: Uri,
-    Path(slug): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response> {
-    member(&auth, &slug)?;
-    Ok(state
+async fn by_service(State(state): State<AppState>, r: OrgRequest) -> Response {
+    state
         .gate
-        .coalesce(key(&uri), services(state.clone(), slug, q))
-        .await)
+        .coalesce(r.key, services(state.clone(), r.slug, r.q))
+        .await
 }
 
 async fn services(
@@ -252,18 +261,11 @@ async fn services(
     ))
 }
 
-async fn by_provider(
-    auth: Auth,
-    State(state): State<AppState>,
-    uri: Uri,
-    Path(slug): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response> {
-    member(&auth, &slug)?;
-    Ok(state
+async fn by_provider(State(state): State<AppState>, r: OrgRequest) -> Response {
+    state
         .gate
-        .coalesce(key(&uri), providers(state.clone(), slug, q))
-        .await)
+        .coalesce(r.key, providers(state.clone(), r.slug, r.q))
+        .await
 }
 
 async fn providers(
@@ -284,18 +286,11 @@ async fn providers(
     ))
 }
 
-async fn recent_logins(
-    auth: Auth,
-    State(state): State<AppState>,
-    uri: Uri,
-    Path(slug): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response> {
-    member(&auth, &slug)?;
-    Ok(state
+async fn recent_logins(State(state): State<AppState>, r: OrgRequest) -> Response {
+    state
         .gate
-        .coalesce(key(&uri), recent(state.clone(), slug, q))
-        .await)
+        .coalesce(r.key, recent(state.clone(), r.slug, r.q))
+        .await
 }
 
 async fn recent(
