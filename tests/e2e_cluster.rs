@@ -393,10 +393,23 @@ fn two_ingest_instances_and_the_api_on_two_shards_answer_like_one_server() {
     };
     let a = cluster_ingest(&mut stack, 0, "ingest-a.log");
     let _b = cluster_ingest(&mut stack, 1, "ingest-b.log");
+    // A is killed only once it owns partitions and rows are stored: the
+    // first member to join can take every partition and store before the
+    // other's join moves some of them, so stored rows alone do not say A
+    // is mid-stream.
     let started = common::eventually(Duration::from_secs(120), || {
-        (stored_in(&shards, 0, "authpulse_cluster")["login"] > 0).then_some(())
+        let owns = |l: &str| stack.log(l).contains("partition assigned");
+        (owns("ingest-a.log")
+            && owns("ingest-b.log")
+            && stored_in(&shards, 0, "authpulse_cluster")["login"] > 0)
+            .then_some(())
     });
-    assert!(started.is_some(), "{}", stack.log("ingest-a.log"));
+    assert!(
+        started.is_some(),
+        "--- ingest-a.log\n{}\n--- ingest-b.log\n{}",
+        stack.log("ingest-a.log"),
+        stack.log("ingest-b.log")
+    );
     // Instance A crashes mid-stream (SIGKILL: no commit, no flush).
     eprintln!(
         "A SIGKILLed at {:?}",
