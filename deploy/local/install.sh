@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs, pinned, and skips what is already there:
-#   - Debian packages the bundled librdkafka build wants (cmake, curl/ssl/sasl headers)
+#   - Debian packages the bundled librdkafka build wants (cmake, curl/ssl/sasl headers),
+#     and wrk for the API attack and the collector benchmark
 #   - chdb-core==26.9.0 (a full ClickHouse 26.9 server engine in a wheel), in a
 #     virtual environment under $AUTHPULSE_CACHE (pip and venv installed if missing)
 #   - PyYAML, jsonschema, kubernetes-validate (deployment-file checks), same venv
@@ -15,6 +16,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 # tests/e2e_secure.rs makes its CA and certificates with the openssl CLI.
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The API attack (deploy/local/attack/50-api.sh) and the collector benchmark load with wrk.
+command -v wrk >/dev/null || need_apt+=(wrk)
 [ -e /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -e /usr/include/curl/curl.h ] || need_apt+=(libcurl4-openssl-dev)
 [ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
 [ -e /usr/include/sasl/sasl.h ] || need_apt+=(libsasl2-dev)
