@@ -5,10 +5,11 @@
 //! grants access; see docs/api.md.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
@@ -102,6 +103,21 @@ impl FromRequestParts<AppState> for OrgRequest {
             q,
             key: key(&parts.uri),
         })
+    }
+}
+
+impl OrgRequest {
+    /// Runs `report` once for all identical concurrent requests, under the
+    /// store gate's admission limit.
+    async fn answer<F, Fut, R>(self, state: AppState, report: F) -> Response
+    where
+        F: FnOnce(AppState, String, HashMap<String, String>) -> Fut,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoResponse,
+    {
+        let gate = state.gate.clone();
+        gate.coalesce(self.key, report(state, self.slug, self.q))
+            .await
     }
 }
 
@@ -211,10 +227,7 @@ fn limit(q: &HashMap<String, String>) -> Result<u32> {
 }
 
 async fn login_trends(State(state): State<AppState>, r: OrgRequest) -> Response {
-    state
-        .gate
-        .coalesce(r.key, trends(state.clone(), r.slug, r.q))
-        .await
+    r.answer(state, trends).await
 }
 
 async fn trends(
@@ -236,10 +249,7 @@ async fn trends(
 }
 
 async fn by_service(State(state): State<AppState>, r: OrgRequest) -> Response {
-    state
-        .gate
-        .coalesce(r.key, services(state.clone(), r.slug, r.q))
-        .await
+    r.answer(state, services).await
 }
 
 async fn services(
@@ -262,10 +272,7 @@ async fn services(
 }
 
 async fn by_provider(State(state): State<AppState>, r: OrgRequest) -> Response {
-    state
-        .gate
-        .coalesce(r.key, providers(state.clone(), r.slug, r.q))
-        .await
+    r.answer(state, providers).await
 }
 
 async fn providers(
@@ -287,10 +294,7 @@ async fn providers(
 }
 
 async fn recent_logins(State(state): State<AppState>, r: OrgRequest) -> Response {
-    state
-        .gate
-        .coalesce(r.key, recent(state.clone(), r.slug, r.q))
-        .await
+    r.answer(state, recent).await
 }
 
 async fn recent(
