@@ -22,7 +22,10 @@ use common::*;
 const ZONES: [&str; 2] = ["UTC", "Asia/Kolkata"];
 
 /// The latest migration: a new database's ledger records every one up to it.
-const LATEST: u32 = 23;
+const LATEST: u32 = 25;
+
+/// The databases of earlier releases the upgrade test migrates.
+const OLD: [&str; 2] = ["release23", "release18"];
 
 /// Tables a migration after 0018 dropped (0023: nothing read them).
 const DROPPED: [&str; 2] = ["org_slugs", "activity_now"];
@@ -346,54 +349,73 @@ fn databases_of_earlier_releases_upgrade_keeping_their_data_and_answers() {
     let ch = server(&stack);
     let rt = runtime();
     let zones = zones();
-    // The previous release (ledger at 0022) with events through the real
-    // pipeline, and the release before the org-claims change (0018) with the
-    // same events inserted into its raw tables (its ingest wrote no claims).
-    rt.block_on(authpulse_store::migrate_by_replay(
-        &ch,
-        "authpulse",
-        &zones,
-        22,
-    ))
-    .unwrap();
-    rt.block_on(authpulse_store::migrate_by_replay(
-        &ch,
-        "release18",
-        &zones,
-        18,
-    ))
-    .unwrap();
-    assert_eq!(ledger(&stack, "release18").lines().count(), 18);
+    // Databases of two earlier releases: the previous one's layout of
+    // ingest bookkeeping (ledger at 0023, re-send claims sorted by id) and
+    // the one before the org-claims change (0018). This release's ingest
+    // writes the current schema, so the events go through the real pipeline
+    // into `authpulse` (current) and are copied into the older raw tables
+    // (their views fill their rollups); the 0023 database gets the claims
+    // its ingest would have written, in its own layout.
+    rt.block_on(authpulse_store::migrate(&ch, "authpulse", &zones, None))
+        .unwrap();
+    for (db, version) in [("release23", 23), ("release18", 18)] {
+        rt.block_on(authpulse_store::migrate_by_replay(&ch, db, &zones, version))
+            .unwrap();
+        assert_eq!(ledger(&stack, db).lines().count(), version as usize);
+    }
     let p = profile();
     let oracle = load(&mut stack, &p);
     stack.terminate(0);
-    for t in TYPES {
-        stack.query(&format!(
-            "INSERT INTO release18.{t}_events SELECT * FROM authpulse.{t}_events"
-        ));
+    for db in OLD {
+        for t in TYPES {
+            stack.query(&format!(
+                "INSERT INTO {db}.{t}_events SELECT * FROM authpulse.{t}_events"
+            ));
+        }
     }
-    for db in ["authpulse", "release18"] {
+    stack.query(
+        "INSERT INTO release23.ingest_claims \
+           (event_id, topic, partition, offset, occurred_at, store_key, claimed_at) \
+         SELECT event_id, topic, partition, offset, occurred_at, store_key, claimed_at \
+         FROM authpulse.ingest_claims_by_time",
+    );
+    let claims = count(
+        &stack,
+        "SELECT count() FROM authpulse.ingest_claims_by_time",
+    );
+    assert_eq!(claims, oracle.valid_events(), "one claim per stored event");
+    for db in OLD {
         assert_eq!(rollup_sums(&stack, db), expected_rollups(&oracle), "{db}");
     }
-    let rows_before: BTreeMap<&str, _> = ["authpulse", "release18"]
-        .into_iter()
-        .map(|db| (db, rows(&stack, db)))
-        .collect();
-    let answers_before = answers(&stack, "authpulse", &p, &oracle);
+    let rows_before: BTreeMap<&str, _> = OLD.into_iter().map(|db| (db, rows(&stack, db))).collect();
+    let answers_before = answers(&stack, "release23", &p, &oracle);
+    assert_eq!(answers(&stack, "authpulse", &p, &oracle), answers_before);
 
     // The new release's migrate, as an operator runs it.
-    for db in ["authpulse", "release18"] {
+    for db in OLD {
         stack.migrate_zones(db, &ZONES.join(","));
     }
-    assert_eq!(ledger(&stack, "release18"), ledger(&stack, "authpulse"));
+    for db in OLD {
+        assert_eq!(ledger(&stack, db), ledger(&stack, "authpulse"));
+    }
     assert_eq!(ledger(&stack, "authpulse").lines().count(), LATEST as usize);
 
-    for db in ["authpulse", "release18"] {
-        // Every row of every table that existed is still there ...
+    for db in OLD {
+        // Every row of every table that existed is still there (the
+        // claims in their new table) ...
         let after = rows(&stack, db);
         for (t, n) in &rows_before[db] {
             if DROPPED.contains(&t.as_str()) {
                 assert!(!after.contains_key(t), "{db}.{t} is dropped");
+                continue;
+            }
+            if t == "ingest_claims" {
+                assert!(!after.contains_key(t), "{db}.{t} is dropped");
+                assert_eq!(
+                    after.get("ingest_claims_by_time"),
+                    Some(n),
+                    "{db} claims kept"
+                );
                 continue;
             }
             assert_eq!(after.get(t), Some(n), "{db}.{t} rows after the upgrade");
@@ -404,8 +426,16 @@ fn databases_of_earlier_releases_upgrade_keeping_their_data_and_answers() {
         // ... and the reports answer as before (and as the oracle says).
         assert_eq!(answers(&stack, db, &p, &oracle), answers_before, "{db}");
     }
-    // 0019's backfill gave the 0018 database the claims the 0022 one built
-    // as events arrived.
+    // The claims are the same ones, event time and id alike.
+    let claims_of = |db: &str| {
+        stack.query(&format!(
+            "SELECT occurred_at, event_id, topic, partition, offset, store_key \
+             FROM {db}.ingest_claims_by_time ORDER BY occurred_at, event_id FORMAT TSV"
+        ))
+    };
+    assert_eq!(claims_of("release23"), claims_of("authpulse"));
+    // 0019's backfill gave the 0018 database the claims the current one
+    // built as events arrived.
     assert_eq!(
         stack.query("SELECT org_slug, org_id FROM release18.org_owned_slugs ORDER BY org_slug"),
         stack.query("SELECT org_slug, org_id FROM authpulse.org_owned_slugs ORDER BY org_slug"),

@@ -62,6 +62,8 @@ const MIGRATIONS: &[Migration] = migrations![
     21 => "0021_fresh_snapshots.sql",
     22 => "0022_org_owned_slugs.sql",
     23 => "0023_drop_unused.sql",
+    24 => "0024_claims_by_time.sql",
+    25 => "0025_drop_claims_by_id.sql",
 ];
 
 /// One file of the current schema, embedded at build time.
@@ -431,7 +433,7 @@ const RAW_WITH_TTL: [&str; 5] = [
     "registration_events",
     "token_events",
     "session_events",
-    "ingest_claims",
+    "ingest_claims_by_time",
 ];
 
 /// Sets the raw-event retention (days of event time) of every raw table
@@ -609,7 +611,7 @@ mod tests {
 
     /// The schema files as of the latest migration, without comments and
     /// blank lines (so editing a comment needs no migration).
-    const SCHEMA_AT: (u32, &str) = (23, "b69f9d88c84d0c43");
+    const SCHEMA_AT: (u32, &str) = (25, "5ccba319f50e17f4");
 
     fn schema_checksum() -> String {
         let text: String = SCHEMA

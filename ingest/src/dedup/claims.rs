@@ -1,6 +1,6 @@
-//! The claims in ClickHouse: read the claims on a group's ids (found
-//! through the ids just written to `ingest_event_ids`), judge, and insert
-//! the claims of the events stored.
+//! The claims in ClickHouse: read the claims on a group's events (found
+//! through the ids and event times just written to `ingest_event_ids`),
+//! judge, and insert the claims of the events stored.
 
 use std::collections::{HashMap, HashSet};
 
@@ -35,7 +35,7 @@ struct NewClaim<'a> {
 }
 
 /// Per part and raw table, the row numbers of the events that are
-/// re-sends, after claiming the others in `ingest_claims`. `store_key`
+/// re-sends, after claiming the others in `ingest_claims_by_time`. `store_key`
 /// names this store (consumer group and group members); `claims_token` is
 /// the claims insert's deduplication token. The verdicts of a re-formed
 /// group are those of its first store: its claims land before any of its
@@ -50,12 +50,15 @@ pub(crate) async fn resends(
     if parts.iter().all(|p| p.accepted.is_empty()) {
         return Ok(parts.iter().map(|_| Default::default()).collect());
     }
-    // Claims on the group's ids, found through the ids just written by
-    // position (ordered by topic, partition, offset: a range read). GLOBAL:
-    // on a cluster both tables are Distributed and the ids go to every shard.
+    // Claims on the group's (event time, id) pairs, found through the ids
+    // just written by position (ordered by topic, partition, offset: a
+    // range read). The claims are sorted by the same pair, so the lookup
+    // reads the granules of the group's event times only. GLOBAL: on a
+    // cluster both tables are Distributed and the pairs go to every shard.
     let sql = format!(
-        "SELECT event_id, topic, partition, offset, store_key FROM ingest_claims \
-         WHERE event_id GLOBAL IN (SELECT event_id FROM ingest_event_ids WHERE {})",
+        "SELECT event_id, topic, partition, offset, store_key FROM ingest_claims_by_time \
+         WHERE (occurred_at, event_id) GLOBAL IN \
+         (SELECT occurred_at, event_id FROM ingest_event_ids WHERE {})",
         group.positions()
     );
     let found: Vec<ClaimRow> = group.bind(client.query(&sql)).fetch_all().await?;
@@ -71,7 +74,7 @@ pub(crate) async fn resends(
     let verdicts = judge(store_key, group.members(), parts, &claims);
     if !verdicts.keep.is_empty() {
         let mut insert = client
-            .insert::<NewClaim>("ingest_claims")
+            .insert::<NewClaim>("ingest_claims_by_time")
             .await?
             .with_setting("insert_deduplication_token", claims_token)
             // One block, one part: a crash leaves all of a group's

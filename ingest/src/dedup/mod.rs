@@ -1,6 +1,7 @@
-//! Producer re-sends (the same event `id` in another message): which events
-//! of a store group are stored and which are dropped, judged against the
-//! claims already held in `ingest_claims` (docs/delivery.md, "Producer
+//! Producer re-sends (the same event, `id` and event time, in another
+//! message): which events of a store group are stored and which are
+//! dropped, judged against the claims already held in
+//! `ingest_claims_by_time` (docs/delivery.md, "Producer
 //! re-sends"). [`judge`] is the rule, free of I/O; [`claims`] reads and
 //! writes the claims around it.
 

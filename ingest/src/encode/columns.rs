@@ -135,8 +135,9 @@ pub const AUDIT: Columns = Columns {
     defaulted: &["ingested_at"],
 };
 
-/// The id of every accepted event, by its place in the topic: what the
-/// re-send check finds a group's claims through (docs/delivery.md).
+/// The id and event time of every accepted event, by its place in the
+/// topic: what the re-send check finds a group's claims through
+/// (docs/delivery.md).
 pub const EVENT_ID: Columns = Columns {
     table: "ingest_event_ids",
     columns: &[
@@ -144,6 +145,7 @@ pub const EVENT_ID: Columns = Columns {
         c("partition", "UInt32"),
         c("offset", "UInt64"),
         c("event_id", UUID),
+        c("occurred_at", TIME),
     ],
     defaulted: &["inserted_at"],
 };
@@ -279,7 +281,7 @@ mod tests {
             let decoded = decode_rows(columns, &bytes);
             assert_eq!(decoded.len(), 1, "{}", columns.table);
             assert_fields(columns.table, &decoded[0], &json);
-            // The id table: the event's id at its place in the topic.
+            // The id table: the event's id and time at its place in the topic.
             let ids: Vec<u8> = rows.event_ids.chunks().flat_map(|c| c.to_vec()).collect();
             let ids = decode_rows(&EVENT_ID, &ids);
             assert_eq!(
@@ -289,6 +291,10 @@ mod tests {
                     ("partition", Decoded::U32(3)),
                     ("offset", Decoded::U64(77)),
                     ("event_id", Decoded::Uuid(event.id)),
+                    (
+                        "occurred_at",
+                        Decoded::Millis(millis(json["occurred_at"].as_str().unwrap()))
+                    ),
                 ]]
             );
         }

@@ -112,8 +112,8 @@ pub struct Rows {
 }
 
 impl Rows {
-    /// Encodes an accepted event into its raw table, and its id (with the
-    /// message's place in the topic) into `ingest_event_ids`.
+    /// Encodes an accepted event into its raw table, and its id and event
+    /// time (with the message's place in the topic) into `ingest_event_ids`.
     pub fn push(&mut self, e: &Event, topic: &str, partition: i32, offset: i64) {
         let table: u8 = match &e.body {
             Body::Login(_) => 0,
@@ -134,7 +134,8 @@ impl Rows {
             .str(topic)
             .u32(partition as u32)
             .u64(offset as u64)
-            .uuid(e.id);
+            .uuid(e.id)
+            .millis(e.occurred_at);
         let (id, at, org, slug) = (e.id, e.occurred_at, e.org.id, e.org.slug.as_str());
         match &e.body {
             Body::Login(l) => {

@@ -73,12 +73,12 @@ impl Sink {
     }
 
     /// Stores a group: the write-ahead record of every member first, then
-    /// the re-send check — the ids of the group's events (all of them, by
-    /// position) into `ingest_event_ids`, the claims already held on those
-    /// ids read back from `ingest_claims`, the claims of the events that are
-    /// not re-sends inserted — and only then one insert per raw table with
-    /// the rows of all members (`parts`, in the group's member order)
-    /// without the re-sends. Returns the number of re-sends dropped.
+    /// the re-send check — the ids and event times of the group's events
+    /// (all of them, by position) into `ingest_event_ids`, the claims
+    /// already held on them read back from `ingest_claims_by_time`, the
+    /// claims of the events that are not re-sends inserted — and only then
+    /// one insert per raw table with the rows of all members (`parts`, in
+    /// the group's member order) without the re-sends. Returns the number of re-sends dropped.
     pub async fn store(&self, group: &GroupId, parts: &[&Rows], metrics: &Metrics) -> Result<u64> {
         let started = Instant::now();
         write_ahead::write(&self.client, &self.group, group).await?;
@@ -89,7 +89,7 @@ impl Sink {
             &self.client,
             group,
             &group.token(&self.group, ""),
-            group.token(&self.group, "ingest_claims"),
+            group.token(&self.group, "ingest_claims_by_time"),
             parts,
         )
         .await?;

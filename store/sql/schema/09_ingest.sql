@@ -1,7 +1,7 @@
 -- Ingest bookkeeping: what the consumer writes besides events, for exact
 -- delivery (docs/delivery.md).
 -- Written and read by: ingest only (and `migrate --raw-retention-days`,
--- which sets ingest_claims' TTL with the raw tables').
+-- which sets ingest_claims_by_time's TTL with the raw tables').
 
 -- Messages the consumer could not accept, with the reason. Kept 30 days.
 CREATE TABLE IF NOT EXISTS dead_letters
@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS ingest_event_ids
     partition   UInt32,
     offset      UInt64,
     event_id    UUID,
+    occurred_at DateTime64(3, 'UTC'),
     inserted_at DateTime('UTC') DEFAULT now()
 )
 ENGINE = MergeTree
@@ -59,24 +60,29 @@ TTL inserted_at + INTERVAL 3 DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 -- Global re-send filter (docs/delivery.md, "Producer re-sends"): one row per
--- event id stored, written by ingest before the event's rows. A store
--- group looks up the ids it is about to store here first; an id claimed
--- by another store (any partition, any time within raw retention) is a
--- re-send and is dropped. `store_key` names the store group that claimed
--- it (consumer group and members' offsets): when a crashed group is
--- re-formed, its own claims are recognised and its rows stored again.
--- Rows leave with the raw retention.
-CREATE TABLE IF NOT EXISTS ingest_claims
+-- event stored (id and event time), written by ingest before the event's
+-- rows. A store group looks up the (event time, id) pairs it is about to
+-- store here first; a pair claimed by another store (any partition, any
+-- time within raw retention) is a re-send and is dropped. `store_key`
+-- names the store group that claimed it (consumer group and members'
+-- offsets): when a crashed group is re-formed, its own claims are
+-- recognised and its rows stored again. Sorted by event time so that a
+-- group's lookup reads the granules of the times it holds, not every
+-- granule (random ids spread any group over the whole table); granules
+-- of 1 024 rows, as a late event's lookup reads one of them. Not
+-- partitioned: a group's claims land as one part, all or none. Rows leave
+-- with the raw retention.
+CREATE TABLE IF NOT EXISTS ingest_claims_by_time
 (
+    occurred_at  DateTime64(3, 'UTC'),
     event_id     UUID,
     topic        LowCardinality(String),
     partition    UInt32,
     offset       UInt64,
-    occurred_at  DateTime64(3, 'UTC'),
     store_key    String CODEC(ZSTD(3)),
     claimed_at   DateTime('UTC') DEFAULT now()
 )
 ENGINE = MergeTree
-ORDER BY event_id
+ORDER BY (occurred_at, event_id)
 TTL toDateTime(occurred_at) + INTERVAL 400 DAY
-SETTINGS non_replicated_deduplication_window = 10000;
+SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 1024;
