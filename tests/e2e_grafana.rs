@@ -419,7 +419,12 @@ fn dashboards_run_on_loadgen_data_and_agree_with_the_api() {
             let expr = t["expr"].as_str().unwrap();
             for token in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
                 if token.starts_with("authpulse_") || token.starts_with("process_") {
-                    names.push(token.trim_end_matches("_bucket").to_string());
+                    // A histogram's series: its TYPE line names the histogram.
+                    let name = ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .find_map(|s| token.strip_suffix(s))
+                        .unwrap_or(token);
+                    names.push(name.to_string());
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! Re-sends are counted once whatever partition they land in and however
 //! late they come; distinct ids are never taken for re-sends; an operator
-//! replay (`ingest --replay-from`) from an offset or a time adds nothing.
+//! replay (`ingest --replay-from`) from an offset or a time adds nothing;
+//! the re-send lookup reads the claims of the group's event times, not
+//! every claim kept.
 
 mod common;
 
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use authpulse_loadgen::{generate, Message, MessageKind, Oracle, Profile};
 use chrono::{TimeZone, Utc};
-use common::pipeline::{count, expected, rollup_sums, stored, wait_ingested};
+use common::pipeline::{count, expected, produce_stream, rollup_sums, stored, wait_ingested};
 use common::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -18,12 +20,17 @@ fn dead_letters(stack: &Stack) -> u64 {
     count(stack, "SELECT count() FROM authpulse.dead_letters")
 }
 
-fn duplicates(port: u16) -> Option<u64> {
+/// An unlabelled series of ingest's `/metrics`.
+fn metric(port: u16, name: &str) -> Option<f64> {
     let (status, text) = http_get(&format!("http://127.0.0.1:{port}/metrics"), None);
     (status == 200).then_some(())?;
     text.lines()
-        .find(|l| l.starts_with("authpulse_ingest_duplicates_total "))
+        .find(|l| l.strip_prefix(name).is_some_and(|r| r.starts_with(' ')))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn duplicates(port: u16) -> Option<u64> {
+    metric(port, "authpulse_ingest_duplicates_total").map(|v| v as u64)
 }
 
 /// Sends each payload to every partition of the topic.
@@ -180,4 +187,75 @@ fn resends_to_other_partitions_days_later_and_replays_count_once() {
         "{}",
         stack.log("replay-0.log")
     );
+}
+
+/// The claims are kept for the raw retention, and with random ids a lookup
+/// keyed by id read all of them for every store group (42.8 M rows per
+/// group in the benchmark of 2026-12-04). Sorted by event time, a group
+/// reads the granules of its own event times (and of its late events').
+#[test]
+fn the_resend_lookup_reads_the_claims_of_its_event_times_not_all_kept() {
+    let mut stack = pipeline::start_stack("claims-lookup", 2, "UTC");
+    // History: 2 M claims of other events over the 300 days before the
+    // stream (inside the claims' 400-day TTL, which counts from today).
+    let history: u64 = 2_000_000;
+    let start = Utc::now() - chrono::Duration::days(30);
+    let from = start - chrono::Duration::days(300);
+    stack.query(&format!(
+        "INSERT INTO authpulse.ingest_claims_by_time \
+           (occurred_at, event_id, topic, partition, offset, store_key) \
+         SELECT fromUnixTimestamp64Milli(toInt64({}) + toInt64(number * 12960), 'UTC'), \
+                generateUUIDv4(number), 'history', 0, number, 'history' \
+         FROM numbers({history})",
+        from.timestamp_millis()
+    ));
+    let p = Profile {
+        seed: 43,
+        events: 20_000,
+        orgs: 2,
+        apps_per_org: 2,
+        users_per_org: 300,
+        start,
+        span: chrono::Duration::days(5),
+        duplicate_fraction: 0.0,
+        poison_fraction: 0.0,
+        ..Profile::default()
+    };
+    let oracle = produce_stream(&stack, "auth-events", &p);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "ingest",
+        "--batch-wait-ms",
+        "200",
+        "--metrics-listen",
+        &listen,
+    ];
+    let i = stack.spawn(&args, "ingest.log");
+    wait_ingested(&stack, &oracle, &["ingest.log"]);
+    assert_eq!(duplicates(port), Some(0), "no event taken for a re-send");
+    let lookups = metric(port, "authpulse_ingest_claims_rows_read_count").unwrap_or(0.0);
+    let read = metric(port, "authpulse_ingest_claims_rows_read_sum").unwrap_or(0.0);
+    let claims = count(
+        &stack,
+        "SELECT count() FROM authpulse.ingest_claims_by_time",
+    );
+    assert_eq!(
+        claims,
+        history + oracle.valid_events(),
+        "one claim per stored event"
+    );
+    assert!(
+        lookups >= 1.0,
+        "no lookup counted\n{}",
+        stack.log("ingest.log")
+    );
+    // The 7 days before the stream (its late events') hold ~47 000 of the
+    // history's claims; read whole, the table is 2 M per lookup.
+    let mean = read / lookups;
+    assert!(
+        mean < history as f64 / 10.0,
+        "a lookup read {mean:.0} rows on average ({lookups} lookups) of {claims} claims"
+    );
+    assert_eq!(stack.terminate(i), Some(0));
 }

@@ -39,6 +39,18 @@ pub const ROW_BUCKETS: &[f64] = &[
     1_000_000.0,
 ];
 
+/// Buckets of `authpulse_ingest_claims_rows_read`: from a few granules to
+/// a whole table of retention-long claims.
+pub const READ_ROW_BUCKETS: &[f64] = &[
+    1_000.0,
+    10_000.0,
+    100_000.0,
+    1_000_000.0,
+    10_000_000.0,
+    100_000_000.0,
+    1_000_000_000.0,
+];
+
 struct Prometheus {
     handle: PrometheusHandle,
     process: metrics_process::Collector,
@@ -54,6 +66,12 @@ fn global() -> &'static Prometheus {
                 b.set_buckets_for_metric(
                     Matcher::Full("authpulse_ingest_batch_rows".into()),
                     ROW_BUCKETS,
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("authpulse_ingest_claims_rows_read".into()),
+                    READ_ROW_BUCKETS,
                 )
             })
             .expect("bucket lists are non-empty")
@@ -128,6 +146,16 @@ fn describe() {
     );
     describe_histogram!("authpulse_ingest_batch_rows", "Rows per stored batch.");
     describe_histogram!(
+        "authpulse_ingest_claims_rows_read",
+        "Rows one store group's re-send lookup read (ClickHouse's count): the group's ids \
+         and the granules of ingest_claims_by_time its event times touch."
+    );
+    describe_histogram!(
+        "authpulse_ingest_claims_lookup_seconds",
+        metrics::Unit::Seconds,
+        "Time of one store group's re-send lookup (claims on its events)."
+    );
+    describe_histogram!(
         "authpulse_ingest_store_seconds",
         metrics::Unit::Seconds,
         "Time to store one store group (the batches due together, every table) in ClickHouse."
@@ -198,6 +226,15 @@ impl Metrics {
 
     pub fn record_insert(&self, took: Duration) {
         histogram!("authpulse_ingest_store_seconds").record(took.as_secs_f64());
+    }
+
+    /// One store group's re-send lookup: rows read (when ClickHouse said)
+    /// and time taken.
+    pub fn claims_lookup(&self, rows_read: Option<u64>, took: Duration) {
+        if let Some(n) = rows_read {
+            histogram!("authpulse_ingest_claims_rows_read").record(n as f64);
+        }
+        histogram!("authpulse_ingest_claims_lookup_seconds").record(took.as_secs_f64());
     }
 
     pub fn duplicate(&self) {

@@ -3,6 +3,7 @@
 //! judge, and insert the claims of the events stored.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{judge, Claim};
 use crate::encode::Rows;
 use crate::error::Result;
+use crate::metrics::Metrics;
 use crate::sink::group::GroupId;
 
 #[derive(Row, Deserialize)]
@@ -46,6 +48,7 @@ pub(crate) async fn resends(
     store_key: &str,
     claims_token: String,
     parts: &[&Rows],
+    metrics: &Metrics,
 ) -> Result<Vec<[HashSet<usize>; 5]>> {
     if parts.iter().all(|p| p.accepted.is_empty()) {
         return Ok(parts.iter().map(|_| Default::default()).collect());
@@ -61,9 +64,15 @@ pub(crate) async fn resends(
          (SELECT occurred_at, event_id FROM ingest_event_ids WHERE {})",
         group.positions()
     );
-    let found: Vec<ClaimRow> = group.bind(client.query(&sql)).fetch_all().await?;
+    let started = Instant::now();
+    let mut found = group
+        .bind(client.query(&sql))
+        // The summary header then counts the whole query: the rows read
+        // are what an operator watches this lookup's cost by.
+        .with_setting("wait_end_of_query", "1")
+        .fetch::<ClaimRow>()?;
     let mut claims: HashMap<u128, Vec<Claim>> = HashMap::new();
-    for c in found {
+    while let Some(c) = found.next().await? {
         claims.entry(c.event_id.as_u128()).or_default().push(Claim {
             topic: c.topic,
             partition: c.partition,
@@ -71,6 +80,10 @@ pub(crate) async fn resends(
             store_key: c.store_key,
         });
     }
+    metrics.claims_lookup(
+        found.summary().and_then(|s| s.read_rows()),
+        started.elapsed(),
+    );
     let verdicts = judge(store_key, group.members(), parts, &claims);
     if !verdicts.keep.is_empty() {
         let mut insert = client

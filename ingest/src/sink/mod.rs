@@ -91,6 +91,7 @@ impl Sink {
             &group.token(&self.group, ""),
             group.token(&self.group, "ingest_claims_by_time"),
             parts,
+            metrics,
         )
         .await?;
         let dropped = dedup::dropped(&resends);
