@@ -29,6 +29,17 @@ fn metric(port: u16, name: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
+/// Ingest with its metrics on `listen` (the tests read its counters).
+fn ingest_args(listen: &str) -> [&str; 5] {
+    [
+        "ingest",
+        "--batch-wait-ms",
+        "200",
+        "--metrics-listen",
+        listen,
+    ]
+}
+
 fn duplicates(port: u16) -> Option<u64> {
     metric(port, "authpulse_ingest_duplicates_total").map(|v| v as u64)
 }
@@ -120,13 +131,7 @@ fn resends_to_other_partitions_days_later_and_replays_count_once() {
     produce(&stack.brokers(), "auth-events", &messages);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let args = [
-        "ingest",
-        "--batch-wait-ms",
-        "200",
-        "--metrics-listen",
-        &listen,
-    ];
+    let args = ingest_args(&listen);
     let a = stack.spawn(&args, "ingest-a.log");
     wait_ingested(&stack, &oracle, &["ingest-a.log"]);
     let equal_halves = count(
@@ -224,13 +229,7 @@ fn the_resend_lookup_reads_the_claims_of_its_event_times_not_all_kept() {
     let oracle = produce_stream(&stack, "auth-events", &p);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let args = [
-        "ingest",
-        "--batch-wait-ms",
-        "200",
-        "--metrics-listen",
-        &listen,
-    ];
+    let args = ingest_args(&listen);
     let i = stack.spawn(&args, "ingest.log");
     wait_ingested(&stack, &oracle, &["ingest.log"]);
     assert_eq!(duplicates(port), Some(0), "no event taken for a re-send");
