@@ -614,13 +614,30 @@ pub async fn ingest_metrics(http: &http::Http, port: u16) -> Option<String> {
     let p50 = histogram_quantile(&text, "authpulse_ingest_store_seconds", 0.5);
     let p99 = histogram_quantile(&text, "authpulse_ingest_store_seconds", 0.99);
     let groups = get("authpulse_ingest_store_seconds_count ").unwrap_or(batches);
+    // Mean time per store group of each stage (they run one after another).
+    let stages: Vec<String> = ["write_ahead", "claims", "tables"]
+        .into_iter()
+        .filter_map(|stage| {
+            let label = format!("{{stage=\"{stage}\"}} ");
+            let sum = get(&format!("authpulse_ingest_store_stage_seconds_sum{label}"))?;
+            let count = get(&format!(
+                "authpulse_ingest_store_stage_seconds_count{label}"
+            ))?;
+            (count > 0.0).then(|| format!("{stage} {:.3} s", sum / count))
+        })
+        .collect();
     Some(format!(
         "{batches:.0} batches stored in {groups:.0} store groups, rows per batch p50 {}, \
-         store time per group p50 {} s / p99 {} s (≈ {} s of stores in series)",
+         store time per group p50 {} s / p99 {} s (≈ {} s of stores in series){}",
         rows.map_or("–".into(), |r| format!("{r:.0}")),
         p50.map_or("–".into(), |v| format!("{v:.3}")),
         p99.map_or("–".into(), |v| format!("{v:.3}")),
         p50.map_or("–".into(), |v| format!("{:.1}", v * groups)),
+        if stages.is_empty() {
+            String::new()
+        } else {
+            format!("; mean per group by stage: {}", stages.join(", "))
+        },
     ))
 }
 

@@ -160,6 +160,13 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time to store one store group (the batches due together, every table) in ClickHouse."
     );
+    describe_histogram!(
+        "authpulse_ingest_store_stage_seconds",
+        metrics::Unit::Seconds,
+        "Time of each stage of one store group's store, by stage: write_ahead (the write-ahead \
+         record and the group's event ids, together), claims (re-send lookup and the new \
+         claims), tables (the raw tables and the dead-letter table, together)."
+    );
 }
 
 #[derive(Default, Clone, Copy)]
@@ -226,6 +233,12 @@ impl Metrics {
 
     pub fn record_insert(&self, took: Duration) {
         histogram!("authpulse_ingest_store_seconds").record(took.as_secs_f64());
+    }
+
+    /// One stage of a store group's store (`crate::sink::Sink::store`).
+    pub fn store_stage(&self, stage: &'static str, took: Duration) {
+        histogram!("authpulse_ingest_store_stage_seconds", "stage" => stage)
+            .record(took.as_secs_f64());
     }
 
     /// One store group's re-send lookup: rows read (when ClickHouse said)

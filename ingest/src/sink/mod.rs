@@ -72,19 +72,27 @@ impl Sink {
         write_ahead::find(&self.client, &self.group, (topic, partition), first).await
     }
 
-    /// Stores a group: the write-ahead record of every member first, then
-    /// the re-send check — the ids and event times of the group's events
-    /// (all of them, by position) into `ingest_event_ids`, the claims
+    /// Stores a group: the write-ahead record of every member and the ids
+    /// and event times of the group's events (all of them, by position)
+    /// into `ingest_event_ids` first, then the re-send check — the claims
     /// already held on them read back from `ingest_claims_by_time`, the
     /// claims of the events that are not re-sends inserted — and only then
     /// one insert per raw table with the rows of all members (`parts`, in
     /// the group's member order) without the re-sends. Returns the number of re-sends dropped.
     pub async fn store(&self, group: &GroupId, parts: &[&Rows], metrics: &Metrics) -> Result<u64> {
         let started = Instant::now();
-        write_ahead::write(&self.client, &self.group, group).await?;
-        // Same messages, same rows: deduplicated by token on a replay.
-        self.insert(group, &EVENT_ID, parts.len(), |p| &parts[p].event_ids)
-            .await?;
+        // Together: the event ids are not rows of the group but what its
+        // claims lookup reads by position. Same positions, same ids and
+        // event times, whichever group wrote them: ids left by an attempt
+        // whose write-ahead record never landed are harmless to the group
+        // formed instead (the lookup only asks whether a pair is there),
+        // and the same group again is deduplicated by token.
+        tokio::try_join!(
+            write_ahead::write(&self.client, &self.group, group),
+            self.insert(group, &EVENT_ID, parts.len(), |p| &parts[p].event_ids),
+        )?;
+        metrics.store_stage("write_ahead", started.elapsed());
+        let stage = Instant::now();
         let resends = dedup::claims::resends(
             &self.client,
             group,
@@ -94,6 +102,8 @@ impl Sink {
             metrics,
         )
         .await?;
+        metrics.store_stage("claims", stage.elapsed());
+        let stage = Instant::now();
         let dropped = dedup::dropped(&resends);
         // Filtered buffers, only where a part has re-sends in that table.
         let filtered: Vec<[Option<Encoded>; 5]> = parts
@@ -139,6 +149,7 @@ impl Sink {
                 parts.iter().flat_map(|p| &p.dead_letters),
             ),
         )?;
+        metrics.store_stage("tables", stage.elapsed());
         metrics.record_insert(started.elapsed());
         for (t, kind) in KINDS.into_iter().enumerate() {
             let n: usize = (0..parts.len()).map(|p| table(p, t).rows()).sum();
