@@ -245,6 +245,28 @@ fn snapshot_reports_are_fresh_and_windows_exact() {
         assert_eq!(got, want, "recent activity at the window edges");
     }
     assert!(checked, "a window edge moved during every request");
+    // The raw edge read goes through login_events' projection by_time
+    // (0026): with force_optimize_projection ClickHouse refuses a plan that
+    // uses none. Same answer as the oracle over ±5 min of the 24 h edge.
+    let (lo, hi) = (
+        tb - Duration::hours(24) - Duration::minutes(5),
+        tb - Duration::hours(24) + Duration::minutes(5),
+    );
+    let want: u64 = events
+        .iter()
+        .filter(|e| matches!(&e.body, Body::Login(l) if l.success))
+        .filter(|e| e.occurred_at > lo && e.occurred_at < hi)
+        .count() as u64;
+    let got = stack.query(&format!(
+        "SELECT countIf(success) FROM authpulse.login_events \
+         WHERE occurred_at > fromUnixTimestamp64Milli({}, 'UTC') \
+           AND occurred_at < fromUnixTimestamp64Milli({}, 'UTC') \
+         SETTINGS force_optimize_projection = 1",
+        lo.timestamp_millis(),
+        hi.timestamp_millis()
+    ));
+    assert_eq!(got.trim(), want.to_string(), "logins at the 24 h edge");
+    assert!(want >= 2, "the two successful edge logins are in range");
 
     // ---- freshness: snapshots refreshed once, then stopped ----------------
     refresh_snapshots(&stack);

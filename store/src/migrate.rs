@@ -64,6 +64,7 @@ const MIGRATIONS: &[Migration] = migrations![
     23 => "0023_drop_unused.sql",
     24 => "0024_claims_by_time.sql",
     25 => "0025_drop_claims_by_id.sql",
+    26 => "0026_login_events_by_time.sql",
 ];
 
 /// One file of the current schema, embedded at build time.
@@ -611,7 +612,7 @@ mod tests {
 
     /// The schema files as of the latest migration, without comments and
     /// blank lines (so editing a comment needs no migration).
-    const SCHEMA_AT: (u32, &str) = (25, "5ccba319f50e17f4");
+    const SCHEMA_AT: (u32, &str) = (26, "e5a8cb16e5a9ed43");
 
     fn schema_checksum() -> String {
         let text: String = SCHEMA

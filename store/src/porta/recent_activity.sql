@@ -34,7 +34,8 @@ FROM
     WHERE bucket >= greatest(wm, e7 + toIntervalMinute(15)) AND bucket < top
       AND action IN ('user.created', 'organization.created')
     UNION ALL
-    -- partial edge buckets from raw rows: (now - 24 h, end of its bucket) and [current bucket, now]
+    -- partial edge buckets from raw rows: (now - 24 h, end of its bucket) and [current bucket, now];
+    -- occurred_at and success only, so login_events' projection by_time (sorted by event time) serves it
     SELECT countIf(success), countIf(NOT success), toUInt64(0), toUInt64(0)
     FROM login_events
     WHERE (occurred_at > d1 AND occurred_at < e1 + toIntervalMinute(15))
