@@ -42,6 +42,9 @@ pub struct EndpointResult {
     pub api: Option<Stats>,
     pub raw: Option<Stats>,
     pub raw_sql: Option<String>,
+    /// CPU milliseconds per timed request: ClickHouse's and the API's
+    /// (from /proc over the timed requests; the client's excluded).
+    pub cpu_ms: [Option<f64>; 2],
     pub error: Option<String>,
 }
 
@@ -194,7 +197,8 @@ pub async fn run(ctx: &Ctx, size: u64, keep_db: bool) -> anyhow::Result<SizeResu
     }
     let http_floor = Some(Stats::of(&h));
     let entity_status = entity_status_select(ctx, &db).await?;
-    let endpoints = measure(ctx, &db, &base, &profile, &orgs, &entity_status).await;
+    let api_pid = child.pid();
+    let endpoints = measure(ctx, &db, &base, &profile, &orgs, &entity_status, api_pid).await;
     child.terminate();
     if !keep_db {
         ctx.drop_db(&db).await;
@@ -396,6 +400,7 @@ async fn measure(
     profile: &authpulse_loadgen::Profile,
     orgs: &[(uuid::Uuid, String)],
     entity_status: &str,
+    api_pid: u32,
 ) -> anyhow::Result<Vec<EndpointResult>> {
     let mut out = Vec::new();
     let bearer = format!("Bearer {KEY}");
@@ -411,6 +416,7 @@ async fn measure(
             api: None,
             raw: None,
             raw_sql: ep.raw.clone(),
+            cpu_ms: [None; 2],
             error: None,
         };
         let first = ctx.http.get(&url, auth).await?;
@@ -429,12 +435,23 @@ async fn measure(
             ctx.http.get(&url, auth).await?;
         }
         let mut h = histogram();
+        let cpu = || {
+            [
+                ctx.args.clickhouse_pid.and_then(super::cpu_secs),
+                super::cpu_secs(api_pid),
+            ]
+        };
+        let cpu0 = cpu();
         for _ in 0..ctx.args.requests {
             let t = Instant::now();
             let r = ctx.http.get(&url, auth).await?;
             h.record(t.elapsed().as_micros().max(1) as u64)?;
             anyhow::ensure!(r.status == 200, "{}: HTTP {}", ep.path, r.status);
         }
+        let cpu1 = cpu();
+        res.cpu_ms = std::array::from_fn(|i| {
+            Some((cpu1[i]? - cpu0[i]?) * 1000.0 / ctx.args.requests.max(1) as f64)
+        });
         res.api = Some(Stats::of(&h));
         if let Some(sql) = &ep.raw {
             let mut h = histogram();

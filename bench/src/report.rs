@@ -58,6 +58,7 @@ pub fn json(r: &Results) -> Value {
             "endpoints": s.endpoints.iter().map(|e| json!({
                 "name": e.name, "path": e.path, "status": e.status, "bytes": e.bytes,
                 "api": stats_json(&e.api), "raw": stats_json(&e.raw), "raw_sql": e.raw_sql,
+                "cpu_ms_per_request": {"clickhouse": e.cpu_ms[0], "api": e.cpu_ms[1]},
                 "error": e.error,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
@@ -335,6 +336,11 @@ fn derived(r: &Results) -> Value {
             && p99.is_some_and(|p| p <= READERS_P99_TARGET_MS)
             && x.reports.errors == 0;
         let total: f64 = x.reports_cpu.iter().flatten().sum();
+        let single: Vec<f64> = last
+            .map(|l| l.endpoints.iter().filter_map(|e| e.cpu_ms[0]).collect())
+            .unwrap_or_default();
+        let single_ch_cpu_ms =
+            (!single.is_empty()).then(|| single.iter().sum::<f64>() / single.len() as f64);
         let named_cpu = |names: &[&str], cpu: &[Option<f64>]| {
             names
                 .iter()
@@ -352,6 +358,11 @@ fn derived(r: &Results) -> Value {
             "cpu": cpu,
             "select_1_cpu": select_1_cpu,
             "us_per_report": (x.reports.requests > 0 && total > 0.0).then(|| total * 1e6 / x.reports.requests as f64),
+            // The same reports one at a time (latency step, largest size):
+            // ClickHouse CPU per request, averaged over the endpoints, and
+            // the rate the cores would allow at that cost.
+            "single_ch_cpu_ms": single_ch_cpu_ms,
+            "cpu_bound_rps": single_ch_cpu_ms.map(|ms| cores * 1000.0 / ms),
         });
         notes["readers"] = json!(!met);
     }
@@ -452,6 +463,7 @@ mod tests {
                 api: stats(5.0, p99),
                 raw: stats(raw_p99 / 2.0, raw_p99),
                 raw_sql: Some("SELECT 1".into()),
+                cpu_ms: [Some(7.5), Some(0.25)],
                 error: None,
             }],
         }
@@ -516,7 +528,7 @@ mod tests {
             "`tests/e2e_fresh.rs` `snapshot_reports_are_fresh_and_windows_exact`",
             "| (a) `authpulse ingest` | 12.84 | 77887 | 1.00× | 10.0 | 20.0 | 5.0 | 213 MiB | yes |",
             "| (b) ClickHouse Kafka engine + MVs | 18.37 | 54430 | 1.43× | 10.0 | 20.0 | 5.0 | – | yes |",
-            "| Porta admin stats | 5.00 | 74.80 | 75.80 | 700.0 | 1400.0 | 18.7× |",
+            "| Porta admin stats | 5.00 | 74.80 | 75.80 | 7.5, 0.25 | 700.0 | 1400.0 | 18.7× |",
             "### 4. Freshness\n\nNot run.\n\n### 5. Consumer memory",
             "## Where targets are missed and what bounds them",
             "- Report p99 above 15 ms at 10M: Porta admin stats (74.8 ms).",
@@ -571,8 +583,9 @@ mod tests {
                 window_error: None,
                 consumer_peak_rss: Some(100 << 20),
                 cpu: [Some(100.0), Some(10.0), Some(300.0), Some(100.0)],
-                metrics: None,
+                metrics: Some("9 batches stored in 3 store groups".into()),
             }),
+            latency: vec![size(100_000_000, 20.0, 700.0)],
             readers: Some(ReadersResult {
                 connections: 64,
                 secs: 30.0,
@@ -596,6 +609,8 @@ mod tests {
             "| Janssen stat | `/x` | 1250 | 2500 | 2501 | 0 |",
             "- Freshness: p99 above 2 s for Janssen stat (2500 ms), at 39000 events/s",
             "- Many readers: 0.20× of `SELECT 1` (target ≥ 0.25×)",
+            "a report costs ClickHouse 7.5 ms of CPU on average over the endpoints: at that cost 2 cores serve at most 267 reports/s, 0.05× the `SELECT 1` rate.",
+            "The consumer's stores during the step: 9 batches stored in 3 store groups; the timer plus two such stores",
         ] {
             assert!(md.contains(line), "missing {line:?} in:\n{md}");
         }
