@@ -3,7 +3,7 @@
 -- Written by: ingest (audit_events); the materialized views below. The
 -- audit cleanup (Porta's cleanup endpoint) deletes from audit_events,
 -- audit_by_time and audit_entity_history alike.
--- Read by: Porta audit list (audit_by_time), entity history
+-- Read by: Porta audit list and Porta stats' 7-day edges (audit_by_time), entity history
 -- (audit_entity_history), audit counts and cleanup (audit_events), Porta
 -- stats (audit_counts_15m via 10_snapshots.sql), entity statuses
 -- (entity_state via 10_snapshots.sql), org claims (08_orgs.sql).

@@ -41,9 +41,10 @@ FROM
     WHERE (occurred_at > d1 AND occurred_at < e1 + toIntervalMinute(15))
        OR (occurred_at >= top AND occurred_at <= n)
     UNION ALL
+    -- audit_by_time: the audit log sorted by event time (audit_events is sorted by tenant first)
     SELECT toUInt64(0), toUInt64(0),
            countIf(action = 'user.created'), countIf(action = 'organization.created')
-    FROM audit_events
+    FROM audit_by_time
     WHERE ((occurred_at > d7 AND occurred_at < e7 + toIntervalMinute(15))
        OR (occurred_at >= top AND occurred_at <= n))
       AND action IN ('user.created', 'organization.created')
