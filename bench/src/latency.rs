@@ -435,12 +435,7 @@ async fn measure(
             ctx.http.get(&url, auth).await?;
         }
         let mut h = histogram();
-        let cpu = || {
-            [
-                ctx.args.clickhouse_pid.and_then(super::cpu_secs),
-                super::cpu_secs(api_pid),
-            ]
-        };
+        let cpu = || [ctx.server_cpu().0, super::cpu_secs(api_pid)];
         let cpu0 = cpu();
         for _ in 0..ctx.args.requests {
             let t = Instant::now();
