@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authpulse_store::{MonthStats, Range};
+use authpulse_store::{versions, MonthStats, Range};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
@@ -106,8 +106,20 @@ async fn stat(auth: Auth, state: AppState, q: HashMap<String, String>) -> Result
             let first = *months.first().expect("at least one month");
             let last = *months.last().expect("at least one month");
             let range = Range::months(state.config.report_tz, first, last)?;
-            let _permit = state.gate.admit().await?;
-            let s = Arc::new(state.store.month_stats(range).await?);
+            // Janssen's own TTL aside, kept until its tables change
+            // (api/src/cache.rs).
+            let (gate, store) = (state.gate.clone(), state.store.clone());
+            let s = state
+                .cache
+                .value(
+                    format!("janssen stat|{}", key.join(",")),
+                    versions::JANSSEN_STAT,
+                    || async move {
+                        let _permit = gate.admit().await?;
+                        Ok::<_, ApiError>(store.month_stats(range).await?)
+                    },
+                )
+                .await?;
             state.stat_cache.put(key.clone(), s.clone());
             s
         }

@@ -2,6 +2,7 @@
 //! stands in for. Routes live per product; errors map to HTTP in `error`.
 
 pub mod auth;
+pub mod cache;
 mod error;
 mod fusionauth;
 mod janssen;
@@ -42,6 +43,8 @@ pub struct Config {
     pub metrics: Option<MetricsRender>,
     /// Admission bounds toward ClickHouse (api/src/overload.rs).
     pub limits: overload::Limits,
+    /// Report answers kept until their tables change (api/src/cache.rs).
+    pub cache: cache::Settings,
 }
 
 impl Config {
@@ -56,6 +59,7 @@ impl Config {
             body_limit: 1 << 20,
             metrics: None,
             limits: overload::Limits::default(),
+            cache: cache::Settings::default(),
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct AppState {
     stat_cache: Arc<janssen::Cache>,
     slugs: Arc<orgs::SlugCache>,
     gate: Arc<overload::Gate>,
+    cache: Arc<cache::ReportCache>,
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -82,6 +87,7 @@ pub fn router(config: Config, store: Store) -> Router {
         stat_cache: Arc::new(janssen::Cache::new(config.stat_cache_ttl)),
         slugs: Arc::default(),
         gate: Arc::new(overload::Gate::new(config.limits)),
+        cache: cache::ReportCache::start(config.cache, store.clone()),
         config: Arc::new(config),
         store,
     };

@@ -7,12 +7,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+use authpulse_store::{versions, Grain, IntervalCount, OrgGroup, Range};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -108,16 +109,26 @@ impl FromRequestParts<AppState> for OrgRequest {
 
 impl OrgRequest {
     /// Runs `report` once for all identical concurrent requests, under the
-    /// store gate's admission limit.
-    async fn answer<F, Fut, R>(self, state: AppState, report: F) -> Response
+    /// store gate's admission limit; with `tables`, the whole answer is
+    /// kept until they change (api/src/cache.rs).
+    async fn answer<F, Fut, R>(
+        self,
+        state: AppState,
+        tables: Option<&'static [&'static str]>,
+        report: F,
+    ) -> Response
     where
         F: FnOnce(AppState, String, HashMap<String, String>) -> Fut,
         Fut: Future<Output = R> + Send + 'static,
         R: IntoResponse,
     {
-        let gate = state.gate.clone();
-        gate.coalesce(self.key, report(state, self.slug, self.q))
-            .await
+        let (gate, cache) = (state.gate.clone(), state.cache.clone());
+        let key = self.key.clone();
+        let run = || gate.coalesce(self.key, report(state, self.slug, self.q));
+        match tables {
+            Some(tables) => cache.answer(key, tables, run).await,
+            None => run().await,
+        }
     }
 }
 
@@ -227,7 +238,7 @@ fn limit(q: &HashMap<String, String>) -> Result<u32> {
 }
 
 async fn login_trends(State(state): State<AppState>, r: OrgRequest) -> Response {
-    r.answer(state, trends).await
+    r.answer(state, None, trends).await
 }
 
 async fn trends(
@@ -237,19 +248,48 @@ async fn trends(
 ) -> Result<Json<Vec<DateCount>>> {
     let org = org(&state, &slug).await?;
     let (from, to) = range(&q)?;
-    let days = state.store.org_login_days(org, from, to).await?;
+    // Per UTC day through the interval cache: day numbers since the epoch.
+    let days = utc_days(from, to);
+    let store = state.store.clone();
+    let counts = state
+        .cache
+        .intervals(
+            &("org login days", org),
+            days,
+            Grain::Day,
+            versions::ORG_ANALYTICS,
+            |r| {
+                let store = store.clone();
+                async move {
+                    let last = r.to.date_naive() - Duration::days(1);
+                    let rows = store.org_login_days(org, r.from.date_naive(), last).await?;
+                    Ok(rows
+                        .into_iter()
+                        .filter_map(|d| {
+                            let day = NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok()?;
+                            Some(IntervalCount {
+                                interval: (day - NaiveDate::default()).num_days(),
+                                count: d.count,
+                            })
+                        })
+                        .collect())
+                }
+            },
+        )
+        .await?;
     Ok(Json(
-        days.into_iter()
-            .map(|d| DateCount {
-                date: d.date,
-                count: d.count,
+        counts
+            .into_iter()
+            .map(|c| DateCount {
+                date: (NaiveDate::default() + Duration::days(c.interval)).to_string(),
+                count: c.count,
             })
             .collect(),
     ))
 }
 
 async fn by_service(State(state): State<AppState>, r: OrgRequest) -> Response {
-    r.answer(state, services).await
+    r.answer(state, None, services).await
 }
 
 async fn services(
@@ -259,20 +299,38 @@ async fn services(
 ) -> Result<Json<Vec<ServiceCount>>> {
     let org = org(&state, &slug).await?;
     let (from, to) = range(&q)?;
-    let rows = state.store.org_logins_by_service(org, from, to).await?;
+    let counts = day_groups(&state, org, OrgGroup::Service, from, to).await?;
+    let store = state.store.clone();
+    let names = state
+        .cache
+        .value(
+            format!("application names|{org}"),
+            versions::ORG_ANALYTICS,
+            || async move { store.application_names(org).await },
+        )
+        .await?;
     Ok(Json(
-        rows.into_iter()
-            .map(|r| ServiceCount {
-                service_id: r.service_id,
-                service_name: r.service_name,
-                count: r.count,
+        counts
+            .into_iter()
+            .filter_map(|(id, count)| {
+                let service_id = Uuid::parse_str(&id).ok()?;
+                let service_name = names
+                    .iter()
+                    .find(|n| n.id == service_id)
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default();
+                Some(ServiceCount {
+                    service_id,
+                    service_name,
+                    count,
+                })
             })
             .collect(),
     ))
 }
 
 async fn by_provider(State(state): State<AppState>, r: OrgRequest) -> Response {
-    r.answer(state, providers).await
+    r.answer(state, None, providers).await
 }
 
 async fn providers(
@@ -282,19 +340,64 @@ async fn providers(
 ) -> Result<Json<Vec<ProviderCount>>> {
     let org = org(&state, &slug).await?;
     let (from, to) = range(&q)?;
-    let rows = state.store.org_logins_by_provider(org, from, to).await?;
+    let counts = day_groups(&state, org, OrgGroup::Provider, from, to).await?;
     Ok(Json(
-        rows.into_iter()
-            .map(|r| ProviderCount {
-                provider: r.provider,
-                count: r.count,
-            })
+        counts
+            .into_iter()
+            .map(|(provider, count)| ProviderCount { provider, count })
             .collect(),
     ))
 }
 
+/// UTC days `from..=to` as a report range.
+fn utc_days(from: NaiveDate, to: NaiveDate) -> Range {
+    Range {
+        tz: chrono_tz::Tz::UTC,
+        from: from.and_time(NaiveTime::MIN).and_utc(),
+        to: (to + Duration::days(1)).and_time(NaiveTime::MIN).and_utc(),
+    }
+}
+
+/// Logins of `org` per application or provider over UTC days
+/// `from..=to`, each day cached apart (api/src/cache.rs): most logins
+/// first, ties by group.
+async fn day_groups(
+    state: &AppState,
+    org: Uuid,
+    group: OrgGroup,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(String, u64)>> {
+    let store = state.store.clone();
+    let sums = state
+        .cache
+        .grouped(
+            &("org login days by", group, org),
+            utc_days(from, to),
+            Grain::Day,
+            versions::ORG_ANALYTICS,
+            |r| {
+                let store = store.clone();
+                async move {
+                    let last = r.to.date_naive() - Duration::days(1);
+                    let rows = store
+                        .org_login_days_by(org, group, r.from.date_naive(), last)
+                        .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|d| (d.day, d.label, d.count))
+                        .collect())
+                }
+            },
+        )
+        .await?;
+    let mut out: Vec<(String, u64)> = sums.into_iter().filter(|(_, c)| *c > 0).collect();
+    out.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}
+
 async fn recent_logins(State(state): State<AppState>, r: OrgRequest) -> Response {
-    r.answer(state, recent).await
+    r.answer(state, Some(versions::RECENT_LOGINS), recent).await
 }
 
 async fn recent(

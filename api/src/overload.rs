@@ -49,10 +49,22 @@ impl Default for Limits {
 
 /// A response as shared between coalesced requests.
 #[derive(Clone)]
-struct Shareable {
-    status: StatusCode,
+pub(crate) struct Shareable {
+    pub(crate) status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+}
+
+impl Shareable {
+    /// Bytes of headers and body.
+    pub(crate) fn len(&self) -> usize {
+        self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.len())
+                .sum::<usize>()
+    }
 }
 
 impl IntoResponse for Shareable {
@@ -176,7 +188,7 @@ impl Drop for Leave<'_> {
     }
 }
 
-async fn shareable(response: Response) -> Shareable {
+pub(crate) async fn shareable(response: Response) -> Shareable {
     let (parts, body) = response.into_parts();
     match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => Shareable {

@@ -51,6 +51,14 @@ pub struct ApiArgs {
     /// Milliseconds a request waits for a ClickHouse slot before 503.
     #[arg(long, env = "AUTHPULSE_STORE_WAIT_MS", default_value_t = 2000)]
     pub store_wait_ms: u64,
+    /// Milliseconds between reads of the report tables' fingerprints: a
+    /// cached answer is at most this much behind a write (0: no cache).
+    #[arg(long, env = "AUTHPULSE_REPORT_CACHE_POLL_MS", default_value_t = 100)]
+    pub report_cache_poll_ms: u64,
+    /// Memory the report cache may hold, in MiB (rarely used entries go
+    /// first).
+    #[arg(long, env = "AUTHPULSE_REPORT_CACHE_MB", default_value_t = 64)]
+    pub report_cache_mb: u64,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -90,6 +98,10 @@ pub fn config(a: &ApiArgs) -> anyhow::Result<authpulse_api::Config> {
         max_in_flight: a.max_store_requests as usize,
         max_waiting: a.store_queue,
         max_wait: Duration::from_millis(a.store_wait_ms),
+    };
+    config.cache = authpulse_api::cache::Settings {
+        poll: Duration::from_millis(a.report_cache_poll_ms),
+        max_bytes: a.report_cache_mb << 20,
     };
     Ok(config)
 }

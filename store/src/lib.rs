@@ -17,6 +17,7 @@ mod orgs;
 mod porta;
 mod range;
 mod sketch;
+pub mod versions;
 mod zone;
 
 pub use cluster::{Cluster, SHARDING_KEY};
@@ -29,12 +30,12 @@ pub use migrate::{
     Report as MigrateReport,
 };
 pub use orgs::{
-    owner_of, DayCount, OrgClaim, ProviderCount, RecentLogin, ServiceCount, MAX_RECENT_LOGINS,
+    owner_of, AppName, DayCount, DayGroupCount, OrgClaim, OrgGroup, RecentLogin, MAX_RECENT_LOGINS,
 };
 pub use porta::{
-    cleanup_cutoff, validate_config, AdminStats, AuditFilter, AuditPage, AuditRow, Cleanup,
-    HistoryCursor, HistoryPage, HistoryQuery, HistoryRow, AUDIT_RETENTION_DAYS, CONFIG_KEYS,
-    DEFAULT_AUDIT_RETENTION_DAYS, MAX_AUDIT_RETENTION_DAYS,
+    cleanup_cutoff, validate_config, Activity, AdminStats, AdminStatus, AuditFilter, AuditPage,
+    AuditRow, Cleanup, Edge, EdgeSeconds, HistoryCursor, HistoryPage, HistoryQuery, HistoryRow,
+    AUDIT_RETENTION_DAYS, CONFIG_KEYS, DEFAULT_AUDIT_RETENTION_DAYS, MAX_AUDIT_RETENTION_DAYS,
 };
 pub use range::{bucket_start, window_start, IntervalCount, Range};
 pub use sketch::{union as union_sketches, PortableSketch};

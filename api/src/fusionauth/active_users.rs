@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use authpulse_store::{total, Grain, IntervalCount, Range};
+use authpulse_store::{total, versions, Grain, IntervalCount, Range};
 use axum::extract::{Query, State};
 use axum::http::Uri;
 use axum::response::Response;
@@ -35,7 +35,24 @@ async fn counts(
     let p = params::parse(q)?;
     let range = Range::new(state.config.report_tz, grain, p.start, p.end)?;
     let apps: Vec<_> = p.application_id.into_iter().collect();
-    Ok(state.store.active_users(range, grain, &apps).await?)
+    let store = state.store.clone();
+    Ok(state
+        .cache
+        .intervals(
+            &("active users", grain == Grain::Day, p.application_id),
+            range,
+            grain,
+            if apps.is_empty() {
+                versions::ACTIVE_USERS_GLOBAL
+            } else {
+                versions::ACTIVE_USERS_APPS
+            },
+            |r| {
+                let (store, apps) = (store.clone(), apps.clone());
+                async move { store.active_users(r, grain, &apps).await }
+            },
+        )
+        .await?)
 }
 
 /// `GET /api/report/daily-active-users` (and `daily-active-user`): distinct

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use authpulse_store::{total, Grain, IntervalCount, LoginFilter, Range};
+use authpulse_store::{total, versions, Grain, IntervalCount, LoginFilter, Range};
 use axum::extract::{Query, State};
 use axum::http::Uri;
 use axum::response::Response;
@@ -59,7 +59,24 @@ async fn report(state: AppState, q: HashMap<String, String>) -> Result<Json<Hour
         user,
         login_id,
     };
-    let hourly_counts = state.store.login_counts(range, &filter).await?;
+    let hourly_counts = if filter.user.is_none() && filter.login_id.is_none() {
+        let store = state.store.clone();
+        state
+            .cache
+            .intervals(
+                &("login", filter.application),
+                range,
+                Grain::Hour,
+                versions::LOGIN_COUNTS,
+                |r| {
+                    let (store, filter) = (store.clone(), filter.clone());
+                    async move { store.login_counts(r, &filter).await }
+                },
+            )
+            .await?
+    } else {
+        state.store.login_counts(range, &filter).await?
+    };
     Ok(Json(HourlyReport {
         total: total(&hourly_counts),
         hourly_counts,

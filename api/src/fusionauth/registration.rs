@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use authpulse_store::{total, Grain, Range};
+use authpulse_store::{total, versions, Grain, Range};
 use axum::extract::{Query, State};
 use axum::http::Uri;
 use axum::response::Response;
@@ -31,9 +31,19 @@ pub async fn handler(
 async fn report(state: AppState, q: HashMap<String, String>) -> Result<Json<HourlyReport>> {
     let p = params::parse(&q)?;
     let range = Range::new(state.config.report_tz, Grain::Hour, p.start, p.end)?;
+    let store = state.store.clone();
     let hourly_counts = state
-        .store
-        .registration_counts(range, p.application_id)
+        .cache
+        .intervals(
+            &("registration", p.application_id),
+            range,
+            Grain::Hour,
+            versions::REGISTRATION_COUNTS,
+            |r| {
+                let store = store.clone();
+                async move { store.registration_counts(r, p.application_id).await }
+            },
+        )
         .await?;
     Ok(Json(HourlyReport {
         total: total(&hourly_counts),

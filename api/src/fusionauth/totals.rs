@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use authpulse_store::versions;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
@@ -33,7 +34,9 @@ pub struct TotalsReport {
 /// registrations per application, and global user registrations.
 pub async fn handler(auth: Auth, State(state): State<AppState>, uri: Uri) -> Result<Response> {
     authorize(&auth)?;
-    Ok(state.gate.coalesce(key(&uri), report(state.clone())).await)
+    let (gate, cache) = (state.gate.clone(), state.cache.clone());
+    let run = || gate.coalesce(key(&uri), report(state));
+    Ok(cache.answer(key(&uri), versions::TOTALS, run).await)
 }
 
 async fn report(state: AppState) -> Result<Json<TotalsReport>> {

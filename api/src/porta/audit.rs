@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
-use authpulse_store::{AuditFilter, AuditRow};
+use authpulse_store::{versions, AuditFilter, AuditRow};
 use axum::extract::{Query, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
@@ -14,6 +16,7 @@ use super::{positive, text};
 use crate::auth::Auth;
 use crate::error::{ApiError, Result};
 use crate::orgs::iso_millis;
+use crate::overload::key;
 use crate::AppState;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -119,9 +122,20 @@ fn instant(
 pub async fn list(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<AuditList>> {
+) -> Result<Response> {
     auth.0.require("audit:read")?;
+    // Kept until the audit table changes (api/src/cache.rs).
+    let cache = state.cache.clone();
+    Ok(cache
+        .answer(key(&uri), versions::AUDIT_PAGE, || async move {
+            page(state, q).await.into_response()
+        })
+        .await)
+}
+
+async fn page(state: AppState, q: HashMap<String, String>) -> Result<Json<AuditList>> {
     let page = positive(&q, "page", 1, MAX_PAGE)?;
     let page_size = positive(&q, "pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let filter = AuditFilter {
@@ -167,7 +181,10 @@ fn entry(r: AuditRow) -> Entry {
 pub async fn cleanup(auth: Auth, State(state): State<AppState>) -> Result<Json<CleanupBody>> {
     auth.0.require("audit:write")?;
     let _permit = state.gate.admit().await?;
-    let c = state.store.audit_cleanup(Utc::now()).await?;
+    let c = state.store.audit_cleanup(Utc::now()).await;
+    // This server's own delete: drop answers now, not at the next poll.
+    state.cache.forget();
+    let c = c?;
     Ok(Json(CleanupBody {
         deleted: c.deleted,
         retention_days: c.retention_days,

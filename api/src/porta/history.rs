@@ -4,8 +4,10 @@
 
 use std::collections::HashMap;
 
-use authpulse_store::{HistoryCursor, HistoryQuery};
+use authpulse_store::{versions, HistoryCursor, HistoryQuery};
 use axum::extract::{Path, Query, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
@@ -16,6 +18,7 @@ use super::{cursor, positive, text};
 use crate::auth::Auth;
 use crate::error::{ApiError, Result};
 use crate::orgs::iso_millis;
+use crate::overload::key;
 use crate::AppState;
 
 pub const DEFAULT_LIMIT: u64 = 20;
@@ -43,43 +46,66 @@ pub struct History {
 pub async fn organization(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<History>> {
+) -> Result<Response> {
     auth.0.require("org:read")?;
-    history(&state, "organization", id, None, &q).await
+    Ok(cached(state, uri, "organization", id, None, q).await)
 }
 
 pub async fn application(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<History>> {
+) -> Result<Response> {
     auth.0.require("app:read")?;
-    history(&state, "application", id, None, &q).await
+    Ok(cached(state, uri, "application", id, None, q).await)
 }
 
 pub async fn client(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<History>> {
+) -> Result<Response> {
     auth.0.require("client:read")?;
-    history(&state, "client", id, None, &q).await
+    Ok(cached(state, uri, "client", id, None, q).await)
 }
 
 pub async fn user(
     auth: Auth,
     State(state): State<AppState>,
+    uri: Uri,
     Path((org_id, user_id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<History>> {
+) -> Result<Response> {
     auth.0.require("user:read")?;
     let org = Uuid::parse_str(org_id.trim())
         .map_err(|_| ApiError::Invalid("orgId must be a UUID".into()))?;
-    history(&state, "user", user_id, Some(org), &q).await
+    Ok(cached(state, uri, "user", user_id, Some(org), q).await)
+}
+
+/// The page, kept until the history table changes (api/src/cache.rs).
+async fn cached(
+    state: AppState,
+    uri: Uri,
+    entity_type: &'static str,
+    entity_id: String,
+    org_id: Option<Uuid>,
+    q: HashMap<String, String>,
+) -> Response {
+    let cache = state.cache.clone();
+    cache
+        .answer(key(&uri), versions::HISTORY, || async move {
+            history(&state, entity_type, entity_id, org_id, &q)
+                .await
+                .into_response()
+        })
+        .await
 }
 
 async fn history(

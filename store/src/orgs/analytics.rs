@@ -18,21 +18,30 @@ pub struct DayCount {
     pub count: u64,
 }
 
-/// Logins of one application ("service").
+/// Successful logins of one UTC day and group (an application id, a
+/// provider).
 #[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
-pub struct ServiceCount {
-    #[serde(with = "clickhouse::serde::uuid")]
-    pub service_id: Uuid,
-    /// Latest application name seen; empty when none was ever sent.
-    pub service_name: String,
+pub struct DayGroupCount {
+    /// Days since 1970-01-01.
+    pub day: i64,
+    pub label: String,
     pub count: u64,
 }
 
-/// Logins through one provider.
+/// What [`Store::org_login_days_by`] groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrgGroup {
+    /// The application (`group` is its id).
+    Service,
+    Provider,
+}
+
+/// The latest name seen for an application.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
-pub struct ProviderCount {
-    pub provider: String,
-    pub count: u64,
+pub struct AppName {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    pub name: String,
 }
 
 /// One successful login.
@@ -71,18 +80,23 @@ impl Store {
             .await?)
     }
 
-    /// Successful logins of `org` per application over UTC days
-    /// `from..=to`, most logins first.
-    pub async fn org_logins_by_service(
+    /// Successful logins of `org` per UTC day `from..=to` and application
+    /// or provider (days and groups without logins absent).
+    pub async fn org_login_days_by(
         &self,
         org: Uuid,
+        group: OrgGroup,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Vec<ServiceCount>> {
+    ) -> Result<Vec<DayGroupCount>> {
         let (start, end) = day_bounds(from, to)?;
+        let sql = match group {
+            OrgGroup::Service => include_str!("org_login_days_by_service.sql"),
+            OrgGroup::Provider => include_str!("org_login_days_by_provider.sql"),
+        };
         Ok(self
             .client
-            .query(include_str!("org_logins_by_service.sql"))
+            .query(sql)
             .param("from", start)
             .param("to", end)
             .param("org_id", org)
@@ -90,20 +104,11 @@ impl Store {
             .await?)
     }
 
-    /// Successful logins of `org` per provider over UTC days `from..=to`,
-    /// most logins first.
-    pub async fn org_logins_by_provider(
-        &self,
-        org: Uuid,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<ProviderCount>> {
-        let (start, end) = day_bounds(from, to)?;
+    /// The latest name seen for each application of `org`.
+    pub async fn application_names(&self, org: Uuid) -> Result<Vec<AppName>> {
         Ok(self
             .client
-            .query(include_str!("org_logins_by_provider.sql"))
-            .param("from", start)
-            .param("to", end)
+            .query(include_str!("application_names.sql"))
             .param("org_id", org)
             .fetch_all()
             .await?)

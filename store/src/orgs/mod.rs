@@ -7,5 +7,5 @@
 mod analytics;
 mod claims;
 
-pub use analytics::{DayCount, ProviderCount, RecentLogin, ServiceCount, MAX_RECENT_LOGINS};
+pub use analytics::{AppName, DayCount, DayGroupCount, OrgGroup, RecentLogin, MAX_RECENT_LOGINS};
 pub use claims::{owner_of, OrgClaim};

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::error::Result;
 use crate::handle::Store;
+use crate::range::bucket_start;
 
 /// Dashboard statistics (Porta `GET /api/admin/stats`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,26 +37,149 @@ struct Sessions {
     users: u64,
 }
 
-#[derive(Row, Deserialize)]
-struct Activity {
-    logins: u64,
-    failed: u64,
-    new_users: u64,
-    new_orgs: u64,
+/// Counts of the activity windows (or of a part of them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Row, Deserialize)]
+pub struct Activity {
+    pub logins: u64,
+    pub failed: u64,
+    pub new_users: u64,
+    pub new_orgs: u64,
+}
+
+impl std::ops::Add for Activity {
+    type Output = Activity;
+
+    fn add(self, o: Activity) -> Activity {
+        Activity {
+            logins: self.logins + o.logins,
+            failed: self.failed + o.failed,
+            new_users: self.new_users + o.new_users,
+            new_orgs: self.new_orgs + o.new_orgs,
+        }
+    }
+}
+
+/// The snapshot parts of the dashboard: entity status counts, sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminStatus {
+    pub entities: BTreeMap<String, BTreeMap<String, u64>>,
+    pub active_sessions: u64,
+    pub unique_users: u64,
+}
+
+/// Two counts per second of one 15-minute bucket (logins: successful,
+/// failed; audit: users, organizations created).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EdgeSeconds(Vec<Second>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Row, Deserialize)]
+struct Second {
+    second: i64,
+    a: u64,
+    b: u64,
+}
+
+impl EdgeSeconds {
+    /// Sums of the seconds after the one holding `t` (that second itself
+    /// is counted from raw rows by `activity_live.sql`).
+    pub fn after(&self, t: DateTime<Utc>) -> (u64, u64) {
+        let first = t.timestamp();
+        self.0
+            .iter()
+            .filter(|s| s.second > first)
+            .fold((0, 0), |(a, b), s| (a + s.a, b + s.b))
+    }
+}
+
+/// Which bucket's seconds [`Store::activity_edge`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// Logins, the oldest bucket of the 24-hour window.
+    Logins,
+    /// User / organization creations, the oldest bucket of the 7-day window.
+    Audit,
+}
+
+impl Edge {
+    /// The bucket this edge reads, for the current bucket `top`.
+    pub fn bucket(self, top: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Edge::Logins => top - chrono::Duration::hours(24),
+            Edge::Audit => top - chrono::Duration::days(7),
+        }
+    }
+}
+
+impl AdminStats {
+    /// The dashboard at `now` from its parts, each read for the current
+    /// bucket `bucket_start(now)`: windows (now − 24 h, now] and
+    /// (now − 7 d, now] are the partial first second (in `live`), the
+    /// rest of the oldest bucket (`logins_edge`, `audit_edge`), the whole
+    /// buckets up to the current one (`middle`) and the current bucket
+    /// (in `live`).
+    pub fn assemble(
+        now: DateTime<Utc>,
+        status: &AdminStatus,
+        middle: Activity,
+        logins_edge: &EdgeSeconds,
+        audit_edge: &EdgeSeconds,
+        live: Activity,
+    ) -> AdminStats {
+        let (logins, failed) = logins_edge.after(now - chrono::Duration::hours(24));
+        let (new_users, new_orgs) = audit_edge.after(now - chrono::Duration::days(7));
+        let edges = Activity {
+            logins,
+            failed,
+            new_users,
+            new_orgs,
+        };
+        let a = middle + edges + live;
+        AdminStats {
+            entities: status.entities.clone(),
+            active_sessions: status.active_sessions,
+            unique_users: status.unique_users,
+            logins_last_24h: a.logins,
+            failed_logins_last_24h: a.failed,
+            new_users_last_7d: a.new_users,
+            new_orgs_last_7d: a.new_orgs,
+        }
+    }
 }
 
 impl Store {
     /// Dashboard statistics: entity status counts and active sessions from
     /// their snapshots (refreshed every 30 s); logins in exactly
     /// (now − 24 h, now] and creations in exactly (now − 7 d, now], from the
-    /// activity snapshot plus a live delta since its watermark.
+    /// activity snapshot plus a live delta since its watermark and raw rows
+    /// at the window edges.
     pub async fn admin_stats(&self) -> Result<AdminStats> {
         self.admin_stats_at(Utc::now()).await
     }
 
-    /// [`Store::admin_stats`] with the activity windows ending at `now`.
+    /// [`Store::admin_stats`] with the activity windows ending at `now`,
+    /// every part read afresh (the API keeps the parts that only change
+    /// with their tables: api/src/porta/stats.rs).
     pub async fn admin_stats_at(&self, now: DateTime<Utc>) -> Result<AdminStats> {
-        // Three independent reads: run them at once (latency = the slowest).
+        let top = bucket_start(now);
+        let (status, middle, logins_edge, audit_edge, live) = tokio::try_join!(
+            self.admin_status(),
+            self.activity_middle(top),
+            self.activity_edge(Edge::Logins, top),
+            self.activity_edge(Edge::Audit, top),
+            self.activity_live(now),
+        )?;
+        Ok(AdminStats::assemble(
+            now,
+            &status,
+            middle,
+            &logins_edge,
+            &audit_edge,
+            live,
+        ))
+    }
+
+    /// Entity status counts and active sessions, from their snapshots.
+    pub async fn admin_status(&self) -> Result<AdminStatus> {
         let counts = self
             .client
             .query(include_str!("entity_status_counts.sql"))
@@ -64,12 +188,7 @@ impl Store {
             .client
             .query(include_str!("active_sessions.sql"))
             .fetch_one::<Sessions>();
-        let activity = self
-            .client
-            .query(include_str!("recent_activity.sql"))
-            .param("now_ms", now.timestamp_millis())
-            .fetch_one::<Activity>();
-        let (counts, sessions, activity) = tokio::try_join!(counts, sessions, activity)?;
+        let (counts, sessions) = tokio::try_join!(counts, sessions)?;
         let mut entities: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for c in counts {
             entities
@@ -77,14 +196,112 @@ impl Store {
                 .or_default()
                 .insert(c.status, c.count);
         }
-        Ok(AdminStats {
+        Ok(AdminStatus {
             entities,
             active_sessions: sessions.sessions,
             unique_users: sessions.users,
-            logins_last_24h: activity.logins,
-            failed_logins_last_24h: activity.failed,
-            new_users_last_7d: activity.new_users,
-            new_orgs_last_7d: activity.new_orgs,
         })
+    }
+
+    /// The windows' whole buckets before the current bucket `top`.
+    pub async fn activity_middle(&self, top: DateTime<Utc>) -> Result<Activity> {
+        Ok(self
+            .client
+            .query(include_str!("activity_middle.sql"))
+            .param("top", top.timestamp())
+            .fetch_one()
+            .await?)
+    }
+
+    /// Per-second counts of `edge`'s oldest bucket, for the current bucket
+    /// `top`.
+    pub async fn activity_edge(&self, edge: Edge, top: DateTime<Utc>) -> Result<EdgeSeconds> {
+        let sql = match edge {
+            Edge::Logins => include_str!("activity_edge_logins.sql"),
+            Edge::Audit => include_str!("activity_edge_audit.sql"),
+        };
+        Ok(EdgeSeconds(
+            self.client
+                .query(sql)
+                .param("from", edge.bucket(top).timestamp())
+                .fetch_all()
+                .await?,
+        ))
+    }
+
+    /// The current bucket and the windows' partial first seconds at `now`.
+    pub async fn activity_live(&self, now: DateTime<Utc>) -> Result<Activity> {
+        Ok(self
+            .client
+            .query(include_str!("activity_live.sql"))
+            .param("now_ms", now.timestamp_millis())
+            .fetch_one()
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn edge_seconds_count_after_the_partial_second() {
+        let at = |s: i64, ms: u32| {
+            Utc.timestamp_opt(s, 0).unwrap() + chrono::Duration::milliseconds(i64::from(ms))
+        };
+        let e = EdgeSeconds(vec![
+            Second {
+                second: 100,
+                a: 1,
+                b: 10,
+            },
+            Second {
+                second: 101,
+                a: 2,
+                b: 20,
+            },
+            Second {
+                second: 102,
+                a: 4,
+                b: 40,
+            },
+        ]);
+        // Second 101 itself is the live query's; only 102 on counts here.
+        assert_eq!(e.after(at(101, 0)), (4, 40));
+        assert_eq!(e.after(at(101, 999)), (4, 40));
+        assert_eq!(e.after(at(99, 500)), (7, 70));
+        assert_eq!(e.after(at(102, 1)), (0, 0));
+    }
+
+    #[test]
+    fn the_parts_add_up() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 8, 10, 7, 30).unwrap();
+        let one = Activity {
+            logins: 1,
+            failed: 2,
+            new_users: 3,
+            new_orgs: 4,
+        };
+        let logins = EdgeSeconds(vec![Second {
+            second: (now - chrono::Duration::hours(24)).timestamp() + 1,
+            a: 10,
+            b: 20,
+        }]);
+        let audit = EdgeSeconds(vec![Second {
+            second: (now - chrono::Duration::days(7)).timestamp(),
+            a: 100,
+            b: 200,
+        }]);
+        let s = AdminStats::assemble(now, &AdminStatus::default(), one, &logins, &audit, one);
+        assert_eq!(
+            (
+                s.logins_last_24h,
+                s.failed_logins_last_24h,
+                s.new_users_last_7d,
+                s.new_orgs_last_7d
+            ),
+            (12, 24, 6, 8)
+        );
     }
 }

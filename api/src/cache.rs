@@ -1,0 +1,699 @@
+//! Report answers kept until the tables they were read from change.
+//!
+//! Every `poll` the cache reads a fingerprint of each watched table's active
+//! parts (`authpulse_store::versions`). An answer is stored with the
+//! fingerprint of its tables as read *before* its queries ran, and served
+//! only while that is still the current fingerprint: data that changed
+//! before or while the query ran changes the fingerprint at the next poll,
+//! and the answer is dropped. So an answer is never older than the data by
+//! more than one poll (100 ms by default) plus the poll's own query. Any
+//! writer counts (ingest, direct inserts, deletes, TTL drops, snapshot
+//! refreshes); a merge costs a recomputation, not correctness. Until the
+//! first poll, after a failed poll, or for a table that is not a MergeTree
+//! (a Distributed table's parts are elsewhere), nothing is served from the
+//! cache.
+//!
+//! Two kinds of entries:
+//! - whole answers (totals, org logins by service / provider, recent
+//!   logins, audit pages, history pages), keyed by path and query string
+//!   (and today's date, which defaults of some ranges depend on);
+//! - per-interval counts of the range reports (logins, registrations,
+//!   daily / monthly active users, org login trends): a range takes its
+//!   intervals from the cache and queries only the ones missing, so
+//!   overlapping ranges share work. Intervals that end less than an hour
+//!   ago are always read live: fresh events never wait for a poll.
+
+use std::any::Any;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use authpulse_store::{interval, next, Grain, IntervalCount, Range, Store};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+
+use crate::overload::{shareable, Shareable};
+
+/// Cache settings (`authpulse api --report-cache-poll-ms ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How often table fingerprints are read; zero turns the cache off.
+    pub poll: Duration,
+    /// Memory the cache may hold, in bytes (approximate: answer bodies and
+    /// keys, a fixed size per interval count and typed value).
+    pub max_bytes: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            poll: Duration::from_millis(100),
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Weight of an entry beyond its key and body (moka's own bookkeeping).
+const ENTRY_OVERHEAD: usize = 96;
+/// Weight of a typed value (Janssen month statistics: a few maps).
+const VALUE_WEIGHT: u32 = 2048;
+
+fn weight(bytes: usize) -> u32 {
+    u32::try_from(bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+}
+
+/// Intervals that end within this of now are read live.
+const LIVE: chrono::Duration = chrono::Duration::hours(1);
+/// Ranges of more intervals than this bypass the interval cache.
+const MAX_SLOTS: usize = 10_000;
+/// More separate gaps than this are queried as one range.
+const MAX_RUNS: usize = 4;
+
+/// Fingerprint per watched table; `None`: not a MergeTree.
+type Versions = HashMap<String, Option<u64>>;
+
+pub struct ReportCache {
+    on: bool,
+    versions: RwLock<Option<Arc<Versions>>>,
+    /// Bumped by `forget`: a poll that began before it must not restore
+    /// what it read.
+    epoch: AtomicU64,
+    answers: moka::sync::Cache<String, (u64, Shareable)>,
+    values: moka::sync::Cache<String, (u64, Arc<dyn Any + Send + Sync>)>,
+    slots: moka::sync::Cache<(u64, i64), (u64, Slotted)>,
+}
+
+impl std::fmt::Debug for ReportCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportCache").field("on", &self.on).finish()
+    }
+}
+
+impl ReportCache {
+    /// A cache polling `store` every `settings.poll` (from a task that
+    /// ends when the cache is dropped); off when the poll is zero.
+    pub fn start(settings: Settings, store: Store) -> Arc<ReportCache> {
+        let on = !settings.poll.is_zero() && settings.max_bytes > 0;
+        let cache = Arc::new(ReportCache::new(on, settings.max_bytes));
+        if on {
+            tokio::spawn(poll(Arc::downgrade(&cache), store, settings.poll));
+        }
+        cache
+    }
+
+    /// The maps, sharing `max_bytes`: half for whole answers, three
+    /// eighths for interval counts, an eighth for typed values.
+    fn new(on: bool, max_bytes: u64) -> ReportCache {
+        ReportCache {
+            on,
+            versions: RwLock::new(None),
+            epoch: AtomicU64::new(0),
+            answers: moka::sync::Cache::builder()
+                .max_capacity(max_bytes / 2)
+                .weigher(|k: &String, (_, a): &(u64, Shareable)| weight(k.len() + a.len()))
+                .build(),
+            slots: moka::sync::Cache::builder()
+                .max_capacity(max_bytes / 8 * 3)
+                .weigher(|_, (_, v): &(u64, Slotted)| weight(16 + v.weight()))
+                .build(),
+            values: moka::sync::Cache::builder()
+                .max_capacity(max_bytes / 8)
+                .weigher(|k: &String, _| weight(k.len()) + VALUE_WEIGHT)
+                .build(),
+        }
+    }
+
+    /// Serves nothing from the cache until the next poll (after a write
+    /// this server made itself).
+    pub fn forget(&self) {
+        let mut v = self.versions.write().unwrap_or_else(|e| e.into_inner());
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        *v = None;
+    }
+
+    /// Stores what a poll read, unless `forget` ran since it began.
+    fn set_versions(&self, v: Option<Versions>, epoch: u64) {
+        let mut current = self.versions.write().unwrap_or_else(|e| e.into_inner());
+        *current = v
+            .filter(|_| self.epoch.load(Ordering::SeqCst) == epoch)
+            .map(Arc::new);
+    }
+
+    /// The combined fingerprint of `tables` now, or `None` when answers
+    /// over them can't be cached (off, not polled yet, last poll failed,
+    /// or a table that isn't a MergeTree).
+    fn version(&self, tables: &[&str]) -> Option<u64> {
+        if !self.on {
+            return None;
+        }
+        let versions = self
+            .versions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let mut h = DefaultHasher::new();
+        for t in tables {
+            // A missing table hashes as absent: its queries fail anyway.
+            match versions.get(*t) {
+                Some(None) => return None,
+                v => (t, v).hash(&mut h),
+            }
+        }
+        Some(h.finish())
+    }
+
+    /// The answer of `run` for `key`, from the cache while `tables` are
+    /// unchanged. Only 200 answers are kept.
+    pub async fn answer<F, Fut>(&self, key: String, tables: &[&str], run: F) -> Response
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let Some(version) = self.version(tables) else {
+            count("answer", "off");
+            return run().await;
+        };
+        let key = format!("{}|{key}", Utc::now().date_naive());
+        if let Some((v, answer)) = self.answers.get(&key) {
+            if v == version {
+                count("answer", "hit");
+                return answer.into_response();
+            }
+        }
+        count("answer", "miss");
+        let answer = shareable(run().await).await;
+        if answer.status == axum::http::StatusCode::OK {
+            self.answers.insert(key, (version, answer.clone()));
+        }
+        answer.into_response()
+    }
+
+    /// The value `run` computes for `key`, from the cache while `tables`
+    /// are unchanged (for answers assembled from a typed result).
+    pub async fn value<T, E, F, Fut>(
+        &self,
+        key: String,
+        tables: &[&str],
+        run: F,
+    ) -> Result<Arc<T>, E>
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let Some(version) = self.version(tables) else {
+            count("value", "off");
+            return run().await.map(Arc::new);
+        };
+        let key = format!("{}|{key}", Utc::now().date_naive());
+        if let Some((v, value)) = self.values.get(&key) {
+            if let (true, Ok(value)) = (v == version, value.downcast::<T>()) {
+                count("value", "hit");
+                return Ok(value);
+            }
+        }
+        count("value", "miss");
+        let value = Arc::new(run().await?);
+        self.values.insert(key, (version, value.clone()));
+        Ok(value)
+    }
+
+    /// Counts per interval of `range` (`grain` in the range's timezone):
+    /// cached intervals from the cache, the rest from `fetch` over the
+    /// sub-ranges that lack them. `key` names the report and its filter.
+    pub async fn intervals<F, Fut>(
+        &self,
+        key: &impl Hash,
+        range: Range,
+        grain: Grain,
+        tables: &[&str],
+        fetch: F,
+    ) -> authpulse_store::Result<Vec<IntervalCount>>
+    where
+        F: Fn(Range) -> Fut,
+        Fut: Future<Output = authpulse_store::Result<Vec<IntervalCount>>>,
+    {
+        let per_slot = self
+            .per_slot(key, range, grain, tables, |r| {
+                let rows = fetch(r);
+                async move {
+                    Ok(rows
+                        .await?
+                        .into_iter()
+                        .map(|c| (c.interval, Slotted::Count(Some(c.count))))
+                        .collect())
+                }
+            })
+            .await?;
+        Ok(per_slot
+            .into_iter()
+            .filter_map(|(interval, v)| match v {
+                Slotted::Count(Some(count)) => Some(IntervalCount { interval, count }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Counts per group (a provider, an application) summed over the
+    /// intervals of `range`, each interval's groups cached as the counts
+    /// of [`ReportCache::intervals`] are. `fetch` returns (interval,
+    /// group, count) rows.
+    pub async fn grouped<F, Fut>(
+        &self,
+        key: &impl Hash,
+        range: Range,
+        grain: Grain,
+        tables: &[&str],
+        fetch: F,
+    ) -> authpulse_store::Result<HashMap<String, u64>>
+    where
+        F: Fn(Range) -> Fut,
+        Fut: Future<Output = authpulse_store::Result<Vec<(i64, String, u64)>>>,
+    {
+        let per_slot = self
+            .per_slot(key, range, grain, tables, |r| {
+                let rows = fetch(r);
+                async move {
+                    let mut by: HashMap<i64, Vec<(String, u64)>> = HashMap::new();
+                    for (n, group, count) in rows.await? {
+                        by.entry(n).or_default().push((group, count));
+                    }
+                    Ok(by
+                        .into_iter()
+                        .map(|(n, g)| (n, Slotted::Groups(g.into())))
+                        .collect())
+                }
+            })
+            .await?;
+        let mut sums: HashMap<String, u64> = HashMap::new();
+        for (_, v) in per_slot {
+            if let Slotted::Groups(groups) = v {
+                for (g, c) in groups.iter() {
+                    *sums.entry(g.clone()).or_default() += c;
+                }
+            }
+        }
+        Ok(sums)
+    }
+
+    /// The value of every interval of `range`: from the cache where it
+    /// holds one for the current version, the rest from `fetch` (per
+    /// interval number; an interval it doesn't return is empty).
+    async fn per_slot<F, Fut>(
+        &self,
+        key: &impl Hash,
+        range: Range,
+        grain: Grain,
+        tables: &[&str],
+        fetch: F,
+    ) -> authpulse_store::Result<Vec<(i64, Slotted)>>
+    where
+        F: Fn(Range) -> Fut,
+        Fut: Future<Output = authpulse_store::Result<HashMap<i64, Slotted>>>,
+    {
+        let live_from = Utc::now() - LIVE;
+        let (Some(version), Some(slots)) = (self.version(tables), slots(range, grain, live_from))
+        else {
+            count("interval", "off");
+            let mut all: Vec<(i64, Slotted)> = fetch(range).await?.into_iter().collect();
+            all.sort_unstable_by_key(|(n, _)| *n);
+            return Ok(all);
+        };
+        let key = {
+            let mut h = DefaultHasher::new();
+            key.hash(&mut h);
+            range.tz.name().hash(&mut h);
+            h.finish()
+        };
+        let mut known: Vec<Option<Slotted>> = slots
+            .iter()
+            .map(|s| {
+                s.cache
+                    .then(|| self.slots.get(&(key, s.n)))
+                    .flatten()
+                    .filter(|(v, _)| *v == version)
+                    .map(|(_, c)| c)
+            })
+            .collect();
+        let mut runs = gaps(&known);
+        let missed = slots
+            .iter()
+            .zip(&known)
+            .any(|(s, k)| s.cache && k.is_none());
+        count("interval", if missed { "miss" } else { "hit" });
+        if runs.len() > MAX_RUNS {
+            runs = vec![(runs[0].0, runs[runs.len() - 1].1)];
+        }
+        for (a, b) in runs {
+            let sub = Range {
+                tz: range.tz,
+                from: slots[a].start,
+                to: slots[b].end,
+            };
+            let mut rows = fetch(sub).await?;
+            for i in a..=b {
+                let v = rows.remove(&slots[i].n).unwrap_or(Slotted::Empty);
+                if slots[i].cache {
+                    self.slots.insert((key, slots[i].n), (version, v.clone()));
+                }
+                known[i] = Some(v);
+            }
+        }
+        Ok(slots
+            .iter()
+            .zip(known)
+            .map(|(s, v)| (s.n, v.unwrap_or(Slotted::Empty)))
+            .collect())
+    }
+}
+
+/// What the cache holds for one interval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Slotted {
+    /// No row for the interval.
+    Empty,
+    /// A count (`None`: the query returned no row).
+    Count(Option<u64>),
+    /// Counts per group.
+    Groups(Arc<[(String, u64)]>),
+}
+
+impl Slotted {
+    fn weight(&self) -> usize {
+        match self {
+            Slotted::Groups(g) => g.iter().map(|(k, _)| k.len() + 32).sum(),
+            _ => 16,
+        }
+    }
+}
+
+fn count(kind: &'static str, result: &'static str) {
+    metrics::counter!("authpulse_api_report_cache_total", "kind" => kind, "result" => result)
+        .increment(1);
+}
+
+async fn poll(cache: Weak<ReportCache>, store: Store, every: Duration) {
+    let tables = authpulse_store::versions::watched();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Log a failing poll once, and its recovery, not every tick.
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        let Some(epoch) = cache.upgrade().map(|c| c.epoch.load(Ordering::SeqCst)) else {
+            return;
+        };
+        let read = store.table_versions(&tables).await;
+        let Some(cache) = cache.upgrade() else { return };
+        match read {
+            Ok(rows) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!("table versions read again; report cache back on");
+                }
+                cache.set_versions(
+                    Some(
+                        rows.into_iter()
+                            .map(|r| (r.table, r.mergetree.then_some(r.fingerprint)))
+                            .collect(),
+                    ),
+                    epoch,
+                )
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(error = %e, "reading table versions failed; report cache bypassed");
+                }
+                cache.set_versions(None, epoch);
+            }
+        }
+    }
+}
+
+/// One report interval of a range: its number, its instants within the
+/// range, and whether its count may be cached (it ended before `live_from`
+/// and lies wholly in the range).
+#[derive(Debug, PartialEq, Eq)]
+struct Slot {
+    n: i64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    cache: bool,
+}
+
+/// The intervals of `range`, or `None` when there are too many to cache.
+fn slots(range: Range, grain: Grain, live_from: DateTime<Utc>) -> Option<Vec<Slot>> {
+    let tz = range.tz;
+    let mut out: Vec<Slot> = Vec::new();
+    let mut t = range.from;
+    while t < range.to {
+        let end = next(tz, grain, t).min(range.to);
+        if end <= t || out.len() > MAX_SLOTS {
+            return None;
+        }
+        let n = interval(tz, grain, t);
+        match out.last_mut() {
+            // The repeated local hour when DST ends: one number, two hours.
+            Some(last) if last.n == n => {
+                last.end = end;
+                last.cache &= end <= live_from;
+            }
+            _ => out.push(Slot {
+                n,
+                start: t,
+                end,
+                cache: end <= live_from,
+            }),
+        }
+        t = end;
+    }
+    // An interval that continues outside the range is only partly in it.
+    if let Some(first) = out.first_mut() {
+        let before = range.from - chrono::Duration::seconds(1);
+        if interval(tz, grain, before) == first.n {
+            first.cache = false;
+        }
+    }
+    if let Some(last) = out.last_mut() {
+        if interval(tz, grain, range.to) == last.n {
+            last.cache = false;
+        }
+    }
+    Some(out)
+}
+
+/// Runs `(first, last)` of consecutive unknown slots.
+fn gaps<T>(known: &[Option<T>]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut open = None;
+    for (i, k) in known.iter().enumerate() {
+        match (k.is_none(), open) {
+            (true, None) => open = Some(i),
+            (false, Some(a)) => {
+                runs.push((a, i - 1));
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(a) = open {
+        runs.push((a, known.len() - 1));
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authpulse_store::truncate;
+    use chrono::TimeZone;
+    use chrono_tz::Tz;
+
+    fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn gaps_are_runs_of_unknown_slots() {
+        let k = [None, Some(1), None, None, Some(2), None];
+        assert_eq!(gaps(&k), [(0, 0), (2, 3), (5, 5)]);
+        assert!(gaps(&[Some(1)]).is_empty());
+    }
+
+    #[test]
+    fn slots_stop_caching_at_the_live_edge() {
+        let r = Range {
+            tz: Tz::UTC,
+            from: utc(2026, 3, 1, 0),
+            to: utc(2026, 3, 1, 5),
+        };
+        let s = slots(r, Grain::Hour, utc(2026, 3, 1, 3)).unwrap();
+        assert_eq!(s.len(), 5);
+        let cached: Vec<bool> = s.iter().map(|s| s.cache).collect();
+        assert_eq!(cached, [true, true, true, false, false]);
+    }
+
+    #[test]
+    fn the_repeated_dst_hour_is_one_slot_and_partial_edges_are_not_cached() {
+        let tz = chrono_tz::America::Denver;
+        // 2026-11-01: 01:00 MDT = 07:00 UTC, 01:00 MST = 08:00 UTC.
+        let whole = Range {
+            tz,
+            from: utc(2026, 11, 1, 6),
+            to: utc(2026, 11, 1, 10),
+        };
+        let s = slots(whole, Grain::Hour, utc(2027, 1, 1, 0)).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            (s[1].start, s[1].end),
+            (utc(2026, 11, 1, 7), utc(2026, 11, 1, 9))
+        );
+        assert!(s.iter().all(|s| s.cache));
+        // Starting in the second 01:00: that interval is only half here.
+        let half = Range {
+            tz,
+            from: utc(2026, 11, 1, 8),
+            to: utc(2026, 11, 1, 10),
+        };
+        let s = slots(half, Grain::Hour, utc(2027, 1, 1, 0)).unwrap();
+        assert_eq!(s.iter().map(|s| s.cache).collect::<Vec<_>>(), [false, true]);
+    }
+
+    fn cache(versions: &[(&str, Option<u64>)]) -> ReportCache {
+        let c = ReportCache::new(true, 1 << 20);
+        c.set(versions);
+        c
+    }
+
+    impl ReportCache {
+        fn set(&self, versions: &[(&str, Option<u64>)]) {
+            let v = versions.iter().map(|(t, f)| (t.to_string(), *f)).collect();
+            self.set_versions(Some(v), self.epoch.load(Ordering::SeqCst));
+        }
+    }
+
+    /// A fake store: one count per hour (its hour of day + 1), the
+    /// ranges it was asked for recorded.
+    async fn hours(
+        c: &ReportCache,
+        range: Range,
+        asked: &std::sync::Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>,
+    ) -> Vec<IntervalCount> {
+        c.intervals(&"k", range, Grain::Hour, &["t"], |r: Range| async move {
+            asked.lock().unwrap().push((r.from, r.to));
+            let mut out = Vec::new();
+            let mut t = r.from;
+            while t < r.to {
+                let n = interval(r.tz, Grain::Hour, t);
+                out.push(IntervalCount {
+                    interval: n,
+                    count: (n % 24 + 1) as u64,
+                });
+                t += chrono::Duration::hours(1);
+            }
+            Ok(out)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn closed_intervals_are_queried_once_per_version() {
+        let c = cache(&[("t", Some(1))]);
+        let asked = std::sync::Mutex::new(Vec::new());
+        let range = |a, b| Range {
+            tz: Tz::UTC,
+            from: utc(2026, 1, 1, a),
+            to: utc(2026, 1, 1, b),
+        };
+        let first = hours(&c, range(2, 10), &asked).await;
+        assert_eq!(first.len(), 8);
+        // Inside what is cached: no query, the same counts.
+        assert_eq!(hours(&c, range(4, 6), &asked).await, first[2..4]);
+        assert_eq!(asked.lock().unwrap().len(), 1);
+        // Overlapping: only the hours missing are asked for.
+        let wider = hours(&c, range(0, 12), &asked).await;
+        assert_eq!(wider[2..10], first[..]);
+        assert_eq!(
+            asked.lock().unwrap()[1..],
+            [
+                (utc(2026, 1, 1, 0), utc(2026, 1, 1, 2)),
+                (utc(2026, 1, 1, 10), utc(2026, 1, 1, 12))
+            ]
+        );
+        // The table changed: asked again.
+        c.set(&[("t", Some(2))]);
+        hours(&c, range(4, 6), &asked).await;
+        assert_eq!(asked.lock().unwrap().len(), 4);
+        // Not a MergeTree, or forgotten: every request asks.
+        c.set(&[("t", None)]);
+        hours(&c, range(4, 6), &asked).await;
+        hours(&c, range(4, 6), &asked).await;
+        assert_eq!(asked.lock().unwrap().len(), 6);
+        c.set(&[("t", Some(2))]);
+        c.forget();
+        hours(&c, range(4, 6), &asked).await;
+        assert_eq!(asked.lock().unwrap().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn the_last_hour_is_always_live() {
+        let c = cache(&[("t", Some(1))]);
+        let asked = std::sync::Mutex::new(Vec::new());
+        let now = Utc::now();
+        let to = truncate(Tz::UTC, Grain::Hour, now) + chrono::Duration::hours(1);
+        let range = Range {
+            tz: Tz::UTC,
+            from: to - chrono::Duration::hours(6),
+            to,
+        };
+        hours(&c, range, &asked).await;
+        hours(&c, range, &asked).await;
+        let asked = asked.lock().unwrap();
+        assert_eq!(asked.len(), 2);
+        // The second time only the hours ending after now - 1 h.
+        assert!(asked[1].0 >= now - chrono::Duration::hours(2));
+        assert_eq!(asked[1].1, to);
+    }
+
+    #[tokio::test]
+    async fn only_ok_answers_are_kept() {
+        use axum::http::StatusCode;
+        let c = cache(&[("t", Some(1))]);
+        let runs = &AtomicU64::new(0);
+        let ask = |status: StatusCode| {
+            c.answer("/x".into(), &["t"], move || async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                (status, "body").into_response()
+            })
+        };
+        assert_eq!(ask(StatusCode::BAD_REQUEST).await.status(), 400);
+        assert_eq!(ask(StatusCode::OK).await.status(), 200);
+        // Kept: the 500 below is never produced.
+        let r = ask(StatusCode::INTERNAL_SERVER_ERROR).await;
+        assert_eq!(r.status(), 200);
+        let body = axum::body::to_bytes(r.into_body(), 64).await.unwrap();
+        assert_eq!(&body[..], b"body");
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        c.set(&[("t", Some(9))]);
+        assert_eq!(ask(StatusCode::OK).await.status(), 200);
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn huge_ranges_bypass() {
+        let r = Range {
+            tz: Tz::UTC,
+            from: utc(2000, 1, 1, 0),
+            to: utc(2026, 1, 1, 0),
+        };
+        assert!(slots(r, Grain::Hour, utc(2026, 1, 1, 0)).is_none());
+        assert_eq!(
+            slots(r, Grain::Month, utc(2026, 1, 1, 0)).unwrap().len(),
+            312
+        );
+    }
+}

@@ -1,0 +1,19 @@
+-- One fingerprint per table of the list: every active part's name,
+-- modification time, rows and bytes, XOR-combined. Any insert, merge,
+-- mutation, lightweight delete, TTL drop or snapshot refresh changes the set
+-- of active parts, so it changes the fingerprint. `mergetree` is 0 for a
+-- table whose data is elsewhere (a Distributed or a View): its parts do not
+-- say when its answers change.
+SELECT
+    t.name AS table,
+    endsWith(t.engine, 'MergeTree') AS mergetree,
+    p.fp AS fingerprint
+FROM system.tables AS t
+LEFT JOIN
+(
+    SELECT table, groupBitXor(cityHash64(name, modification_time, rows, bytes_on_disk)) AS fp
+    FROM system.parts
+    WHERE database = currentDatabase() AND active AND table IN {tables:Array(String)}
+    GROUP BY table
+) AS p ON p.table = t.name
+WHERE t.database = currentDatabase() AND t.name IN {tables:Array(String)}
