@@ -392,7 +392,7 @@ pub async fn run(ctx: &Ctx, rate: f64, db: Option<&str>) -> anyhow::Result<Fresh
     )?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let mut api = spawn_api(ctx, db, port, &auth_path, "api-fresh.log")?;
+    let mut api = spawn_api(ctx, db, port, &auth_path, "api-fresh.log", true)?;
     wait_healthy(ctx, &base, &mut api).await?;
 
     let mut sender = ctx.producer()?;

@@ -179,7 +179,14 @@ pub async fn run(ctx: &Ctx, size: u64, keep_db: bool) -> anyhow::Result<SizeResu
     )?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = spawn_api(ctx, &db, port, &auth_path, &format!("api-{size}.log"))?;
+    let mut child = spawn_api(
+        ctx,
+        &db,
+        port,
+        &auth_path,
+        &format!("api-{size}.log"),
+        false,
+    )?;
     wait_healthy(ctx, &base, &mut child).await?;
     let mut h = histogram();
     for _ in 0..ctx.args.requests {
@@ -214,29 +221,34 @@ pub async fn run(ctx: &Ctx, size: u64, keep_db: bool) -> anyhow::Result<SizeResu
     })
 }
 
+/// `authpulse api` on `db`; Janssen's TTL cache is off, and the report
+/// cache (api/src/cache.rs) is on only with `report_cache`, so the latency
+/// step measures what an answer costs to compute.
 pub fn spawn_api(
     ctx: &Ctx,
     db: &str,
     port: u16,
     auth: &std::path::Path,
     log: &str,
+    report_cache: bool,
 ) -> anyhow::Result<Child> {
-    ctx.spawn(
-        &[
-            "api".into(),
-            "--database".into(),
-            db.into(),
-            "--listen".into(),
-            format!("127.0.0.1:{port}"),
-            "--api-key".into(),
-            format!("{KEY}-all"),
-            "--auth-config".into(),
-            super::path_str(auth),
-            "--stat-cache-secs".into(),
-            "0".into(),
-        ],
-        log,
-    )
+    let mut args = vec![
+        "api".into(),
+        "--database".into(),
+        db.into(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--api-key".into(),
+        format!("{KEY}-all"),
+        "--auth-config".into(),
+        super::path_str(auth),
+        "--stat-cache-secs".into(),
+        "0".into(),
+    ];
+    if !report_cache {
+        args.extend(["--report-cache-poll-ms".into(), "0".into()]);
+    }
+    ctx.spawn(&args, log)
 }
 
 pub async fn wait_healthy(ctx: &Ctx, base: &str, child: &mut Child) -> anyhow::Result<()> {

@@ -41,6 +41,12 @@ pub struct ReadersResult {
     pub reports_cpu: [Option<f64>; 3],
     /// CPU seconds during the counted SELECT 1 phase: ClickHouse, client.
     pub select1_cpu: [Option<f64>; 2],
+    /// The report cache's (hits, lookups) over the reports phase.
+    pub cache_lookups: Option<(u64, u64)>,
+    /// The same reports with the report cache off.
+    pub uncached: Side,
+    /// CPU seconds of that phase: api, ClickHouse, client.
+    pub uncached_cpu: [Option<f64>; 3],
 }
 
 /// CPU seconds so far of `api` (when given), ClickHouse and this process.
@@ -325,47 +331,16 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<ReadersResult> {
         "readers: the profile has no organizations or applications"
     );
     let auth_path = write_auth(ctx, "bench-auth-readers.json", &slugs)?;
-    let port = free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let mut api = spawn_api(ctx, &db, port, &auth_path, "api-readers.log")?;
-    wait_healthy(ctx, &base, &mut api).await?;
-    let (stat, member) = (stat_bearer(), member_bearer(&slugs));
-    let seed = ctx.args.seed;
-    eprintln!(
-        "   {conns} connections × {} s of mixed reports",
-        secs.as_secs()
-    );
+    let mix = Mix {
+        space,
+        stat: stat_bearer(),
+        member: member_bearer(&slugs),
+        seed: ctx.args.seed,
+    };
     // Counted share of each phase (the marks also cover the warm-up).
     let share = secs.as_secs_f64() / (secs + warm).as_secs_f64();
-    let c0 = cpu_now(ctx, Some(api.pid()));
-    let reports = phase(conns, warm, secs, |c| {
-        let mut rng = Rng(seed ^ c.wrapping_mul(0x2545_F491_4F6C_DD1D));
-        let (space, base, stat, member) =
-            (space.clone(), base.clone(), stat.clone(), member.clone());
-        Box::new(move || {
-            let (kind, path, auth) = request(&mut rng, &space);
-            let value = match auth {
-                Auth::Key => KEY.to_string(),
-                Auth::Member => member.clone(),
-                Auth::Stat => stat.clone(),
-            };
-            (
-                kind,
-                format!("{base}{path}"),
-                vec![("authorization".to_string(), value)],
-            )
-        })
-    })
-    .await;
-    let reports_cpu = used(c0, cpu_now(ctx, Some(api.pid())), share);
-    api.terminate();
-    let (reports, mix) = reports?;
-    eprintln!(
-        "   reports: {:.0} req/s, p99 {:.1} ms, {} errors",
-        reports.rate,
-        reports.stats.map_or(0.0, |s| s.p99_ms),
-        reports.errors
-    );
+    let on = reports_phase(ctx, &db, &auth_path, &mix, true, conns, warm, secs, share).await?;
+    let off = reports_phase(ctx, &db, &auth_path, &mix, false, conns, warm, secs, share).await?;
     eprintln!("   {conns} connections × {} s of SELECT 1", secs.as_secs());
     let c0 = cpu_now(ctx, None);
     let (select1, _) = phase(conns, warm, secs, |_| {
@@ -385,10 +360,138 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<ReadersResult> {
         secs: secs.as_secs_f64(),
         database: db,
         size,
-        reports,
+        reports: on.side,
         select1,
-        mix: KINDS.iter().copied().zip(mix).collect(),
-        reports_cpu,
+        mix: KINDS.iter().copied().zip(on.kinds).collect(),
+        reports_cpu: on.cpu,
         select1_cpu: [ch_cpu, client_cpu],
+        cache_lookups: on.cache_lookups,
+        uncached: off.side,
+        uncached_cpu: off.cpu,
     })
+}
+
+/// What every reports phase draws its requests from.
+struct Mix {
+    space: std::sync::Arc<Space>,
+    stat: String,
+    member: String,
+    seed: u64,
+}
+
+struct ReportsPhase {
+    side: Side,
+    kinds: [u64; KINDS.len()],
+    cpu: [Option<f64>; 3],
+    cache_lookups: Option<(u64, u64)>,
+}
+
+/// The mixed reports against a fresh `authpulse api` with the report cache
+/// on or off; every phase sends the same request sequence.
+#[allow(clippy::too_many_arguments)]
+async fn reports_phase(
+    ctx: &Ctx,
+    db: &str,
+    auth_path: &std::path::Path,
+    mix: &Mix,
+    report_cache: bool,
+    conns: u64,
+    warm: Duration,
+    secs: Duration,
+    share: f64,
+) -> anyhow::Result<ReportsPhase> {
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let log = if report_cache {
+        "api-readers.log"
+    } else {
+        "api-readers-uncached.log"
+    };
+    let mut api = spawn_api(ctx, db, port, auth_path, log, report_cache)?;
+    wait_healthy(ctx, &base, &mut api).await?;
+    let cache = if report_cache { "on" } else { "off" };
+    eprintln!(
+        "   {conns} connections × {} s of mixed reports (report cache {cache})",
+        secs.as_secs()
+    );
+    let c0 = cpu_now(ctx, Some(api.pid()));
+    let reports = phase(conns, warm, secs, |c| {
+        let mut rng = Rng(mix.seed ^ c.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let (space, base, stat, member) = (
+            mix.space.clone(),
+            base.clone(),
+            mix.stat.clone(),
+            mix.member.clone(),
+        );
+        Box::new(move || {
+            let (kind, path, auth) = request(&mut rng, &space);
+            let value = match auth {
+                Auth::Key => KEY.to_string(),
+                Auth::Member => member.clone(),
+                Auth::Stat => stat.clone(),
+            };
+            (
+                kind,
+                format!("{base}{path}"),
+                vec![("authorization".to_string(), value)],
+            )
+        })
+    })
+    .await;
+    let cpu = used(c0, cpu_now(ctx, Some(api.pid())), share);
+    let cache_lookups = if report_cache {
+        cache_lookups(ctx, &base).await
+    } else {
+        None
+    };
+    api.terminate();
+    let (side, kinds) = reports?;
+    eprintln!(
+        "   reports (cache {cache}): {:.0} req/s, p99 {:.1} ms, {} errors",
+        side.rate,
+        side.stats.map_or(0.0, |s| s.p99_ms),
+        side.errors
+    );
+    Ok(ReportsPhase {
+        side,
+        kinds,
+        cpu,
+        cache_lookups,
+    })
+}
+
+/// (hits, lookups) of the API's report cache so far, from its `/metrics`.
+async fn cache_lookups(ctx: &Ctx, base: &str) -> Option<(u64, u64)> {
+    let r = ctx.http.get(&format!("{base}/metrics"), None).await.ok()?;
+    parse_cache_lookups(&r.text())
+}
+
+fn parse_cache_lookups(text: &str) -> Option<(u64, u64)> {
+    let (mut hits, mut all) = (0u64, 0u64);
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("authpulse_api_report_cache_total{") else {
+            continue;
+        };
+        let (labels, value) = rest.split_once("} ")?;
+        let n = value.trim().parse::<f64>().ok()? as u64;
+        all += n;
+        if labels.contains("result=\"hit\"") {
+            hits += n;
+        }
+    }
+    (all > 0).then_some((hits, all))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cache_lookups_are_read_from_the_exposition() {
+        let text = "# TYPE authpulse_api_report_cache_total counter\n\
+authpulse_api_report_cache_total{kind=\"answer\",result=\"hit\"} 90\n\
+authpulse_api_report_cache_total{kind=\"interval\",result=\"miss\"} 10\n\
+authpulse_api_report_cache_total{kind=\"interval\",result=\"hit\"} 5\n\
+authpulse_api_requests_total{route=\"/x\"} 7\n";
+        assert_eq!(super::parse_cache_lookups(text), Some((95, 105)));
+        assert_eq!(super::parse_cache_lookups("nothing"), None);
+    }
 }

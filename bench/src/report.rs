@@ -90,6 +90,9 @@ pub fn json(r: &Results) -> Value {
                 "mix": x.mix.iter().map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
                 "reports_cpu_seconds": {"api": x.reports_cpu[0], "clickhouse": x.reports_cpu[1], "client": x.reports_cpu[2]},
                 "select_1_cpu_seconds": {"clickhouse": x.select1_cpu[0], "client": x.select1_cpu[1]},
+                "report_cache": x.cache_lookups.map(|(hits, lookups)| json!({"hits": hits, "lookups": lookups})),
+                "reports_cache_off": side(&x.uncached),
+                "reports_cache_off_cpu_seconds": {"api": x.uncached_cpu[0], "clickhouse": x.uncached_cpu[1], "client": x.uncached_cpu[2]},
             })
         }),
         "mau": r.mau.as_ref().map(|m| json!({
@@ -596,6 +599,9 @@ mod tests {
                 mix: vec![("Porta stats", 30_000)],
                 reports_cpu: [Some(20.0), Some(35.0), Some(5.0)],
                 select1_cpu: [Some(30.0), Some(10.0)],
+                cache_lookups: Some((900, 1000)),
+                uncached: side(3_000, 100.0, 900.0),
+                uncached_cpu: [Some(2.0), Some(55.0), Some(1.0)],
             }),
             ..Results::default()
         };
