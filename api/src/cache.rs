@@ -225,17 +225,17 @@ impl ReportCache {
     /// Counts per interval of `range` (`grain` in the range's timezone):
     /// cached intervals from the cache, the rest from `fetch` over the
     /// sub-ranges that lack them. `key` names the report and its filter.
-    pub async fn intervals<F, Fut>(
+    pub async fn intervals<E, F, Fut>(
         &self,
         key: &impl Hash,
         range: Range,
         grain: Grain,
         tables: &[&str],
         fetch: F,
-    ) -> authpulse_store::Result<Vec<IntervalCount>>
+    ) -> Result<Vec<IntervalCount>, E>
     where
         F: Fn(Range) -> Fut,
-        Fut: Future<Output = authpulse_store::Result<Vec<IntervalCount>>>,
+        Fut: Future<Output = Result<Vec<IntervalCount>, E>>,
     {
         let per_slot = self
             .per_slot(key, range, grain, tables, |r| {
@@ -262,17 +262,17 @@ impl ReportCache {
     /// intervals of `range`, each interval's groups cached as the counts
     /// of [`ReportCache::intervals`] are. `fetch` returns (interval,
     /// group, count) rows.
-    pub async fn grouped<F, Fut>(
+    pub async fn grouped<E, F, Fut>(
         &self,
         key: &impl Hash,
         range: Range,
         grain: Grain,
         tables: &[&str],
         fetch: F,
-    ) -> authpulse_store::Result<HashMap<String, u64>>
+    ) -> Result<HashMap<String, u64>, E>
     where
         F: Fn(Range) -> Fut,
-        Fut: Future<Output = authpulse_store::Result<Vec<(i64, String, u64)>>>,
+        Fut: Future<Output = Result<Vec<(i64, String, u64)>, E>>,
     {
         let per_slot = self
             .per_slot(key, range, grain, tables, |r| {
@@ -303,17 +303,17 @@ impl ReportCache {
     /// The value of every interval of `range`: from the cache where it
     /// holds one for the current version, the rest from `fetch` (per
     /// interval number; an interval it doesn't return is empty).
-    async fn per_slot<F, Fut>(
+    async fn per_slot<E, F, Fut>(
         &self,
         key: &impl Hash,
         range: Range,
         grain: Grain,
         tables: &[&str],
         fetch: F,
-    ) -> authpulse_store::Result<Vec<(i64, Slotted)>>
+    ) -> Result<Vec<(i64, Slotted)>, E>
     where
         F: Fn(Range) -> Fut,
-        Fut: Future<Output = authpulse_store::Result<HashMap<i64, Slotted>>>,
+        Fut: Future<Output = Result<HashMap<i64, Slotted>, E>>,
     {
         let live_from = Utc::now() - LIVE;
         let (Some(version), Some(slots)) = (self.version(tables), slots(range, grain, live_from))
@@ -594,7 +594,7 @@ mod tests {
                 });
                 t += chrono::Duration::hours(1);
             }
-            Ok(out)
+            Ok::<_, authpulse_store::Error>(out)
         })
         .await
         .unwrap()

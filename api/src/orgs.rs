@@ -108,9 +108,9 @@ impl FromRequestParts<AppState> for OrgRequest {
 }
 
 impl OrgRequest {
-    /// Runs `report` once for all identical concurrent requests, under the
-    /// store gate's admission limit; with `tables`, the whole answer is
-    /// kept until they change (api/src/cache.rs).
+    /// Runs `report` once for all identical concurrent requests (each
+    /// store query in it takes a permit of the gate); with `tables`, the
+    /// whole answer is kept until they change (api/src/cache.rs).
     async fn answer<F, Fut, R>(
         self,
         state: AppState,
@@ -124,10 +124,12 @@ impl OrgRequest {
     {
         let (gate, cache) = (state.gate.clone(), state.cache.clone());
         let key = self.key.clone();
-        let run = || gate.coalesce(self.key, report(state, self.slug, self.q));
         match tables {
-            Some(tables) => cache.answer(key, tables, run).await,
-            None => run().await,
+            Some(tables) => {
+                let run = || gate.share(self.key, report(state, self.slug, self.q));
+                cache.answer(key, tables, run).await
+            }
+            None => gate.share(self.key, report(state, self.slug, self.q)).await,
         }
     }
 }
@@ -138,11 +140,12 @@ async fn org(state: &AppState, slug: &str) -> Result<Uuid> {
     if let Some(org) = state.slugs.get(slug) {
         return Ok(org);
     }
-    let org = state
-        .store
-        .org_by_slug(slug)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let org = {
+        // Callers may hold no permit (Gate::share): take one to query.
+        let _permit = state.gate.admit().await?;
+        state.store.org_by_slug(slug).await?
+    }
+    .ok_or(ApiError::NotFound)?;
     state.slugs.put(slug, org);
     Ok(org)
 }
@@ -250,7 +253,7 @@ async fn trends(
     let (from, to) = range(&q)?;
     // Per UTC day through the interval cache: day numbers since the epoch.
     let days = utc_days(from, to);
-    let store = state.store.clone();
+    let (store, gate) = (state.store.clone(), state.gate.clone());
     let counts = state
         .cache
         .intervals(
@@ -259,20 +262,22 @@ async fn trends(
             Grain::Day,
             versions::ORG_ANALYTICS,
             |r| {
-                let store = store.clone();
+                let (store, gate) = (store.clone(), gate.clone());
                 async move {
                     let last = r.to.date_naive() - Duration::days(1);
+                    let _permit = gate.admit().await?;
                     let rows = store.org_login_days(org, r.from.date_naive(), last).await?;
-                    Ok(rows
-                        .into_iter()
-                        .filter_map(|d| {
-                            let day = NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok()?;
-                            Some(IntervalCount {
-                                interval: (day - NaiveDate::default()).num_days(),
-                                count: d.count,
+                    Ok::<_, ApiError>(
+                        rows.into_iter()
+                            .filter_map(|d| {
+                                let day = NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok()?;
+                                Some(IntervalCount {
+                                    interval: (day - NaiveDate::default()).num_days(),
+                                    count: d.count,
+                                })
                             })
-                        })
-                        .collect())
+                            .collect(),
+                    )
                 }
             },
         )
@@ -300,13 +305,16 @@ async fn services(
     let org = org(&state, &slug).await?;
     let (from, to) = range(&q)?;
     let counts = day_groups(&state, org, OrgGroup::Service, from, to).await?;
-    let store = state.store.clone();
+    let (store, gate) = (state.store.clone(), state.gate.clone());
     let names = state
         .cache
         .value(
             format!("application names|{org}"),
             versions::ORG_ANALYTICS,
-            || async move { store.application_names(org).await },
+            || async move {
+                let _permit = gate.admit().await?;
+                Ok::<_, ApiError>(store.application_names(org).await?)
+            },
         )
         .await?;
     Ok(Json(
@@ -368,7 +376,7 @@ async fn day_groups(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(String, u64)>> {
-    let store = state.store.clone();
+    let (store, gate) = (state.store.clone(), state.gate.clone());
     let sums = state
         .cache
         .grouped(
@@ -377,16 +385,18 @@ async fn day_groups(
             Grain::Day,
             versions::ORG_ANALYTICS,
             |r| {
-                let store = store.clone();
+                let (store, gate) = (store.clone(), gate.clone());
                 async move {
                     let last = r.to.date_naive() - Duration::days(1);
+                    let _permit = gate.admit().await?;
                     let rows = store
                         .org_login_days_by(org, group, r.from.date_naive(), last)
                         .await?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|d| (d.day, d.label, d.count))
-                        .collect())
+                    Ok::<_, ApiError>(
+                        rows.into_iter()
+                            .map(|d| (d.day, d.label, d.count))
+                            .collect(),
+                    )
                 }
             },
         )
@@ -413,7 +423,10 @@ async fn recent(
         .iter()
         .any(|k| q.get(*k).is_some_and(|v| !v.trim().is_empty()));
     let days = if dated { Some(range(&q)?) } else { None };
-    let rows = state.store.recent_logins(org, limit, days).await?;
+    let rows = {
+        let _permit = state.gate.admit().await?;
+        state.store.recent_logins(org, limit, days).await?
+    };
     Ok(Json(
         rows.into_iter()
             .map(|r| RecentLogin {

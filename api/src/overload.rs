@@ -135,6 +135,25 @@ impl Gate {
         F: Future<Output = R> + Send + 'static,
         R: IntoResponse,
     {
+        self.run_shared(key, work, true).await
+    }
+
+    /// [`Gate::coalesce`] without taking a permit: for work that takes
+    /// one itself only when it queries the store (answers mostly served
+    /// from the report cache shouldn't queue behind queries).
+    pub async fn share<F, R>(self: &Arc<Self>, key: String, work: F) -> Response
+    where
+        F: Future<Output = R> + Send + 'static,
+        R: IntoResponse,
+    {
+        self.run_shared(key, work, false).await
+    }
+
+    async fn run_shared<F, R>(self: &Arc<Self>, key: String, work: F, admit: bool) -> Response
+    where
+        F: Future<Output = R> + Send + 'static,
+        R: IntoResponse,
+    {
         let pending = {
             let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
             match map.get(&key).and_then(WeakShared::upgrade) {
@@ -143,9 +162,13 @@ impl Gate {
                     let gate = self.clone();
                     let fut: BoxFuture<'static, Shareable> = async move {
                         gate.executions.fetch_add(1, Ordering::Relaxed);
-                        let response = match gate.admit().await {
-                            Ok(_permit) => work.await.into_response(),
-                            Err(e) => e.into_response(),
+                        let response = if admit {
+                            match gate.admit().await {
+                                Ok(_permit) => work.await.into_response(),
+                                Err(e) => e.into_response(),
+                            }
+                        } else {
+                            work.await.into_response()
                         };
                         shareable(response).await
                     }
@@ -250,6 +273,20 @@ mod tests {
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(g.executions(), 2);
         assert!(g.in_flight.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn shared_work_without_a_permit_runs_while_permits_are_taken() {
+        let g = gate(1, 0, 10);
+        let _held = g.admit().await.unwrap();
+        // coalesce needs the only permit: 503.
+        let r = g.coalesce("/a".into(), async { "x" }).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // share doesn't: the work runs (and would admit itself to query).
+        let r = g.share("/a".into(), async { "cached" }).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(r.into_body(), 16).await.unwrap();
+        assert_eq!(&body[..], b"cached");
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{authorize, params};
 use crate::auth::Auth;
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 use crate::overload::key;
 use crate::AppState;
 
@@ -35,8 +35,8 @@ async fn counts(
     let p = params::parse(q)?;
     let range = Range::new(state.config.report_tz, grain, p.start, p.end)?;
     let apps: Vec<_> = p.application_id.into_iter().collect();
-    let store = state.store.clone();
-    Ok(state
+    let (store, gate) = (state.store.clone(), state.gate.clone());
+    state
         .cache
         .intervals(
             &("active users", grain == Grain::Day, p.application_id),
@@ -48,11 +48,14 @@ async fn counts(
                 versions::ACTIVE_USERS_APPS
             },
             |r| {
-                let (store, apps) = (store.clone(), apps.clone());
-                async move { store.active_users(r, grain, &apps).await }
+                let (store, gate, apps) = (store.clone(), gate.clone(), apps.clone());
+                async move {
+                    let _permit = gate.admit().await?;
+                    Ok::<_, ApiError>(store.active_users(r, grain, &apps).await?)
+                }
             },
         )
-        .await?)
+        .await
 }
 
 /// `GET /api/report/daily-active-users` (and `daily-active-user`): distinct
@@ -66,7 +69,7 @@ pub async fn daily(
     authorize(&auth)?;
     Ok(state
         .gate
-        .coalesce(key(&uri), daily_report(state.clone(), q))
+        .share(key(&uri), daily_report(state.clone(), q))
         .await)
 }
 
@@ -88,7 +91,7 @@ pub async fn monthly(
     authorize(&auth)?;
     Ok(state
         .gate
-        .coalesce(key(&uri), monthly_report(state.clone(), q))
+        .share(key(&uri), monthly_report(state.clone(), q))
         .await)
 }
 

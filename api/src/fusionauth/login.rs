@@ -30,10 +30,7 @@ pub async fn handler(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     authorize(&auth)?;
-    Ok(state
-        .gate
-        .coalesce(key(&uri), report(state.clone(), q))
-        .await)
+    Ok(state.gate.share(key(&uri), report(state.clone(), q)).await)
 }
 
 async fn report(state: AppState, q: HashMap<String, String>) -> Result<Json<HourlyReport>> {
@@ -60,7 +57,7 @@ async fn report(state: AppState, q: HashMap<String, String>) -> Result<Json<Hour
         login_id,
     };
     let hourly_counts = if filter.user.is_none() && filter.login_id.is_none() {
-        let store = state.store.clone();
+        let (store, gate) = (state.store.clone(), state.gate.clone());
         state
             .cache
             .intervals(
@@ -69,12 +66,16 @@ async fn report(state: AppState, q: HashMap<String, String>) -> Result<Json<Hour
                 Grain::Hour,
                 versions::LOGIN_COUNTS,
                 |r| {
-                    let (store, filter) = (store.clone(), filter.clone());
-                    async move { store.login_counts(r, &filter).await }
+                    let (store, gate, filter) = (store.clone(), gate.clone(), filter.clone());
+                    async move {
+                        let _permit = gate.admit().await?;
+                        Ok::<_, ApiError>(store.login_counts(r, &filter).await?)
+                    }
                 },
             )
             .await?
     } else {
+        let _permit = state.gate.admit().await?;
         state.store.login_counts(range, &filter).await?
     };
     Ok(Json(HourlyReport {

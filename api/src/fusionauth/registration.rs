@@ -9,7 +9,7 @@ use axum::Json;
 use super::login::HourlyReport;
 use super::{authorize, params};
 use crate::auth::Auth;
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 use crate::overload::key;
 use crate::AppState;
 
@@ -22,16 +22,13 @@ pub async fn handler(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     authorize(&auth)?;
-    Ok(state
-        .gate
-        .coalesce(key(&uri), report(state.clone(), q))
-        .await)
+    Ok(state.gate.share(key(&uri), report(state.clone(), q)).await)
 }
 
 async fn report(state: AppState, q: HashMap<String, String>) -> Result<Json<HourlyReport>> {
     let p = params::parse(&q)?;
     let range = Range::new(state.config.report_tz, Grain::Hour, p.start, p.end)?;
-    let store = state.store.clone();
+    let (store, gate) = (state.store.clone(), state.gate.clone());
     let hourly_counts = state
         .cache
         .intervals(
@@ -40,8 +37,11 @@ async fn report(state: AppState, q: HashMap<String, String>) -> Result<Json<Hour
             Grain::Hour,
             versions::REGISTRATION_COUNTS,
             |r| {
-                let store = store.clone();
-                async move { store.registration_counts(r, p.application_id).await }
+                let (store, gate) = (store.clone(), gate.clone());
+                async move {
+                    let _permit = gate.admit().await?;
+                    Ok::<_, ApiError>(store.registration_counts(r, p.application_id).await?)
+                }
             },
         )
         .await?;
