@@ -6,7 +6,9 @@
 //! only while that is still the current fingerprint: data that changed
 //! before or while the query ran changes the fingerprint at the next poll,
 //! and the answer is dropped. So an answer is never older than the data by
-//! more than one poll (100 ms by default) plus the poll's own query. Any
+//! more than one poll (100 ms by default) plus the poll's own query. A poll
+//! that hangs counts as failed: what it last read stops being served
+//! `STALE_AFTER_POLLS` polls (at least a second) after it was read. Any
 //! writer counts (ingest, direct inserts, deletes, TTL drops, snapshot
 //! refreshes); a merge costs a recomputation, not correctness. Until the
 //! first poll, after a failed poll, or for a table that is not a MergeTree
@@ -30,7 +32,7 @@ use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use authpulse_store::{interval, next, Grain, IntervalCount, Range, Store};
 use axum::response::{IntoResponse, Response};
@@ -76,9 +78,20 @@ const MAX_RUNS: usize = 4;
 /// Fingerprint per watched table; `None`: not a MergeTree.
 type Versions = HashMap<String, Option<u64>>;
 
+/// Fingerprints this many polls old (and at least `MIN_STALE`) are no
+/// longer trusted, and a poll that takes this long is abandoned.
+const STALE_AFTER_POLLS: u32 = 10;
+const MIN_STALE: Duration = Duration::from_secs(1);
+
+fn stale_after(poll: Duration) -> Duration {
+    (poll * STALE_AFTER_POLLS).max(MIN_STALE)
+}
+
 pub struct ReportCache {
     on: bool,
-    versions: RwLock<Option<Arc<Versions>>>,
+    stale_after: Duration,
+    /// The last fingerprints read, and when their poll began.
+    versions: RwLock<Option<(Instant, Arc<Versions>)>>,
     /// Bumped by `forget`: a poll that began before it must not restore
     /// what it read.
     epoch: AtomicU64,
@@ -98,7 +111,9 @@ impl ReportCache {
     /// ends when the cache is dropped); off when the poll is zero.
     pub fn start(settings: Settings, store: Store) -> Arc<ReportCache> {
         let on = !settings.poll.is_zero() && settings.max_bytes > 0;
-        let cache = Arc::new(ReportCache::new(on, settings.max_bytes));
+        let mut cache = ReportCache::new(on, settings.max_bytes);
+        cache.stale_after = stale_after(settings.poll);
+        let cache = Arc::new(cache);
         if on {
             tokio::spawn(poll(Arc::downgrade(&cache), store, settings.poll));
         }
@@ -110,6 +125,7 @@ impl ReportCache {
     fn new(on: bool, max_bytes: u64) -> ReportCache {
         ReportCache {
             on,
+            stale_after: stale_after(Settings::default().poll),
             versions: RwLock::new(None),
             epoch: AtomicU64::new(0),
             answers: moka::sync::Cache::builder()
@@ -135,26 +151,31 @@ impl ReportCache {
         *v = None;
     }
 
-    /// Stores what a poll read, unless `forget` ran since it began.
-    fn set_versions(&self, v: Option<Versions>, epoch: u64) {
+    /// Stores what a poll that began at `at` read, unless `forget` ran
+    /// since it began.
+    fn set_versions(&self, v: Option<Versions>, at: Instant, epoch: u64) {
         let mut current = self.versions.write().unwrap_or_else(|e| e.into_inner());
         *current = v
             .filter(|_| self.epoch.load(Ordering::SeqCst) == epoch)
-            .map(Arc::new);
+            .map(|v| (at, Arc::new(v)));
     }
 
     /// The combined fingerprint of `tables` now, or `None` when answers
-    /// over them can't be cached (off, not polled yet, last poll failed,
+    /// over them can't be cached (off, not polled yet, last poll failed
+    /// or too long ago,
     /// or a table that isn't a MergeTree).
     fn version(&self, tables: &[&str]) -> Option<u64> {
         if !self.on {
             return None;
         }
-        let versions = self
+        let (at, versions) = self
             .versions
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()?;
+        if at.elapsed() > self.stale_after {
+            return None;
+        }
         let mut h = DefaultHasher::new();
         for t in tables {
             // A missing table hashes as absent: its queries fail anyway.
@@ -404,12 +425,17 @@ async fn poll(cache: Weak<ReportCache>, store: Store, every: Duration) {
     let mut failing = false;
     loop {
         tick.tick().await;
-        let Some(epoch) = cache.upgrade().map(|c| c.epoch.load(Ordering::SeqCst)) else {
+        let Some((epoch, limit)) = cache
+            .upgrade()
+            .map(|c| (c.epoch.load(Ordering::SeqCst), c.stale_after))
+        else {
             return;
         };
-        let read = store.table_versions(&tables).await;
+        let at = Instant::now();
+        let read = tokio::time::timeout(limit, store.table_versions(&tables)).await;
         let Some(cache) = cache.upgrade() else { return };
-        match read {
+        let read = read.map_err(|_| format!("no answer within {limit:?}"));
+        match read.and_then(|r| r.map_err(|e| e.to_string())) {
             Ok(rows) => {
                 if std::mem::take(&mut failing) {
                     tracing::info!("table versions read again; report cache back on");
@@ -420,6 +446,7 @@ async fn poll(cache: Weak<ReportCache>, store: Store, every: Duration) {
                             .map(|r| (r.table, r.mergetree.then_some(r.fingerprint)))
                             .collect(),
                     ),
+                    at,
                     epoch,
                 )
             }
@@ -427,7 +454,7 @@ async fn poll(cache: Weak<ReportCache>, store: Store, every: Duration) {
                 if !std::mem::replace(&mut failing, true) {
                     tracing::warn!(error = %e, "reading table versions failed; report cache bypassed");
                 }
-                cache.set_versions(None, epoch);
+                cache.set_versions(None, at, epoch);
             }
         }
     }
@@ -571,7 +598,7 @@ mod tests {
     impl ReportCache {
         fn set(&self, versions: &[(&str, Option<u64>)]) {
             let v = versions.iter().map(|(t, f)| (t.to_string(), *f)).collect();
-            self.set_versions(Some(v), self.epoch.load(Ordering::SeqCst));
+            self.set_versions(Some(v), Instant::now(), self.epoch.load(Ordering::SeqCst));
         }
     }
 
@@ -657,6 +684,19 @@ mod tests {
         // The second time only the hours ending after now - 1 h.
         assert!(asked[1].0 >= now - chrono::Duration::hours(2));
         assert_eq!(asked[1].1, to);
+    }
+
+    /// A poll that stops answering must not keep old fingerprints valid.
+    #[test]
+    fn fingerprints_read_too_long_ago_are_not_trusted() {
+        let c = cache(&[("t", Some(1))]);
+        assert!(c.version(&["t"]).is_some());
+        let old = Instant::now() - c.stale_after - Duration::from_millis(1);
+        let v = [("t".to_string(), Some(1))].into_iter().collect();
+        c.set_versions(Some(v), old, c.epoch.load(Ordering::SeqCst));
+        assert_eq!(c.version(&["t"]), None);
+        assert_eq!(stale_after(Duration::from_millis(100)), MIN_STALE);
+        assert_eq!(stale_after(Duration::from_secs(1)), Duration::from_secs(10));
     }
 
     #[tokio::test]

@@ -29,9 +29,25 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// A port nothing listens on right now (the OS picks it).
+/// A port nothing listens on right now (the OS picks it), and that this
+/// process has not handed out before: the listener is closed on return,
+/// so the OS may offer the same port again before its first taker binds it
+/// (a stack's ClickHouse and broker once got the same one).
 pub fn try_free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    static GIVEN: std::sync::Mutex<Option<std::collections::HashSet<u16>>> =
+        std::sync::Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let given = given.get_or_insert_with(Default::default);
+    // Held until a new port is found, so the OS can't offer these again.
+    let mut held = Vec::new();
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        let port = l.local_addr()?.port();
+        if given.insert(port) {
+            return Ok(port);
+        }
+        held.push(l);
+    }
 }
 
 /// [`try_free_port`] for tests, where failing to bind loopback is fatal.

@@ -17,3 +17,6 @@ LEFT JOIN
     GROUP BY table
 ) AS p ON p.table = t.name
 WHERE t.database = currentDatabase() AND t.name IN {tables:Array(String)}
+-- The API gives up on a poll that hangs (a table lock, a full server):
+-- ClickHouse then stops it too instead of holding a query slot.
+SETTINGS cancel_http_readonly_queries_on_client_close = 1
