@@ -27,6 +27,12 @@ pub struct Side {
     pub first_error: Option<String>,
 }
 
+pub struct KindLatency {
+    pub kind: &'static str,
+    pub cached: Option<Stats>,
+    pub uncached: Option<Stats>,
+}
+
 pub struct ReadersResult {
     pub connections: u64,
     pub secs: f64,
@@ -34,8 +40,9 @@ pub struct ReadersResult {
     pub size: u64,
     pub reports: Side,
     pub select1: Side,
-    /// Requests per endpoint kind in the report mix.
-    pub mix: Vec<(&'static str, u64)>,
+    /// Per endpoint kind of the mix: its answered requests' latency with
+    /// the report cache on, then off (what sets the p99).
+    pub mix: Vec<KindLatency>,
     /// CPU seconds during the counted reports phase: api, ClickHouse, the
     /// bench's own client.
     pub reports_cpu: [Option<f64>; 3],
@@ -198,7 +205,7 @@ struct Conn {
     ok: u64,
     errors: u64,
     first_error: Option<String>,
-    kinds: [u64; KINDS.len()],
+    kinds: [Histogram<u64>; KINDS.len()],
 }
 
 /// `conns` connections (one HTTP client each, so one keep-alive
@@ -209,7 +216,7 @@ async fn phase<F>(
     warm: Duration,
     secs: Duration,
     make: F,
-) -> anyhow::Result<(Side, [u64; KINDS.len()])>
+) -> anyhow::Result<(Side, [Option<Stats>; KINDS.len()])>
 where
     F: Fn(u64) -> Box<dyn FnMut() -> (usize, String, Vec<(String, String)>) + Send> + Send,
 {
@@ -226,7 +233,7 @@ where
                 ok: 0,
                 errors: 0,
                 first_error: None,
-                kinds: [0; KINDS.len()],
+                kinds: std::array::from_fn(|_| histogram()),
             };
             loop {
                 let t = Instant::now();
@@ -255,8 +262,9 @@ where
                 match failure {
                     None => {
                         conn.ok += 1;
-                        conn.kinds[kind] += 1;
-                        conn.h.record(elapsed.as_micros().max(1) as u64)?;
+                        let us = elapsed.as_micros().max(1) as u64;
+                        conn.h.record(us)?;
+                        conn.kinds[kind].record(us)?;
                     }
                     Some(f) => {
                         conn.errors += 1;
@@ -269,7 +277,7 @@ where
     }
     let mut h = histogram();
     let (mut ok, mut errors, mut first_error) = (0, 0, None);
-    let mut kinds = [0u64; KINDS.len()];
+    let mut kinds: [Histogram<u64>; KINDS.len()] = std::array::from_fn(|_| histogram());
     for t in tasks {
         let c = t.await??;
         h.add(&c.h)?;
@@ -278,8 +286,8 @@ where
         if first_error.is_none() {
             first_error = c.first_error;
         }
-        for (k, n) in kinds.iter_mut().zip(c.kinds) {
-            *k += n;
+        for (k, c) in kinds.iter_mut().zip(&c.kinds) {
+            k.add(c)?;
         }
     }
     let side = Side {
@@ -289,7 +297,7 @@ where
         stats: (!h.is_empty()).then(|| Stats::of(&h)),
         first_error,
     };
-    Ok((side, kinds))
+    Ok((side, kinds.map(|h| (!h.is_empty()).then(|| Stats::of(&h)))))
 }
 
 /// The `SELECT 1` URL of ClickHouse's HTTP interface and its auth headers.
@@ -362,7 +370,16 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<ReadersResult> {
         size,
         reports: on.side,
         select1,
-        mix: KINDS.iter().copied().zip(on.kinds).collect(),
+        mix: KINDS
+            .iter()
+            .zip(on.kinds)
+            .zip(off.kinds)
+            .map(|((kind, cached), uncached)| KindLatency {
+                kind,
+                cached,
+                uncached,
+            })
+            .collect(),
         reports_cpu: on.cpu,
         select1_cpu: [ch_cpu, client_cpu],
         cache_lookups: on.cache_lookups,
@@ -381,7 +398,7 @@ struct Mix {
 
 struct ReportsPhase {
     side: Side,
-    kinds: [u64; KINDS.len()],
+    kinds: [Option<Stats>; KINDS.len()],
     cpu: [Option<f64>; 3],
     cache_lookups: Option<(u64, u64)>,
 }

@@ -87,7 +87,11 @@ pub fn json(r: &Results) -> Value {
                 "connections": x.connections, "seconds": x.secs, "database": x.database,
                 "size": x.size, "reports": side(&x.reports), "select_1": side(&x.select1),
                 "ratio": (x.select1.rate > 0.0).then(|| x.reports.rate / x.select1.rate),
-                "mix": x.mix.iter().map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                "mix": x.mix.iter().map(|k| (k.kind.to_string(), json!({
+                    "requests": k.cached.map_or(0, |s| s.n),
+                    "latency": stats_json(&k.cached),
+                    "latency_cache_off": stats_json(&k.uncached),
+                }))).collect::<serde_json::Map<_, _>>(),
                 "reports_cpu_seconds": {"api": x.reports_cpu[0], "clickhouse": x.reports_cpu[1], "client": x.reports_cpu[2]},
                 "select_1_cpu_seconds": {"clickhouse": x.select1_cpu[0], "client": x.select1_cpu[1]},
                 "report_cache": x.cache_lookups.map(|(hits, lookups)| json!({"hits": hits, "lookups": lookups})),
@@ -353,8 +357,21 @@ fn derived(r: &Results) -> Value {
         };
         let cpu = named_cpu(&["api", "ClickHouse", "client (bench)"], &x.reports_cpu);
         let select_1_cpu = named_cpu(&["ClickHouse", "client (bench)"], &x.select1_cpu);
+        // The kinds whose p99 is highest with the cache on: what the
+        // overall p99 is made of.
+        let mut slowest: Vec<(&str, f64, f64)> = x
+            .mix
+            .iter()
+            .filter_map(|k| k.cached.map(|s| (k.kind, s.p99_ms, s.p50_ms)))
+            .collect();
+        slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let slowest: Vec<String> = slowest
+            .iter()
+            .take(3)
+            .map(|(k, p99, p50)| format!("{k} (p99 {p99:.0} ms, p50 {p50:.1} ms)"))
+            .collect();
         d["readers"] = json!({
-            "ratio": ratio, "met": met,
+            "ratio": ratio, "met": met, "slowest": slowest,
             // CPU of the counted window as a share of the machine: ≈ 100 %
             // means the cores, not the server's work per request, set the pace.
             "util": (total > 0.0).then(|| total / (x.secs * cores)),
@@ -596,7 +613,11 @@ mod tests {
                 size: 100_000_000,
                 reports: side(30_000, 1000.0, 80.0),
                 select1: side(150_000, 5000.0, 20.0),
-                mix: vec![("Porta stats", 30_000)],
+                mix: vec![crate::readers::KindLatency {
+                    kind: "Porta stats",
+                    cached: side(30_000, 1000.0, 80.0).stats,
+                    uncached: side(3_000, 100.0, 900.0).stats,
+                }],
                 reports_cpu: [Some(20.0), Some(35.0), Some(5.0)],
                 select1_cpu: [Some(30.0), Some(10.0)],
                 cache_lookups: Some((900, 1000)),
@@ -611,6 +632,8 @@ mod tests {
             "| many readers, 64 connections of mixed reports: throughput ≥ 0.25× `SELECT 1` over ClickHouse HTTP at the same concurrency | 0.20× (1000 vs 5000 req/s) | **no** |",
             "| many readers: p99 ≤ 100 ms | 80.0 ms (`SELECT 1`: 20.0 ms) | yes |",
             "| many readers: 0 errors | 0 of 30000 | yes |",
+            "| Porta stats | 200 | 40.00 | 80.00 | 81.00 | 200 | 450.00 | 900.00 |",
+            "Highest p99 per kind with the cache on: Porta stats (p99 80 ms, p50 40.0 ms).",
             "counted (+1), one at now − 7 d − 1 min stored (1 raw row) and not counted",
             "| Janssen stat | `/x` | 1250 | 2500 | 2501 | 0 |",
             "- Freshness: p99 above 2 s for Janssen stat (2500 ms), at 39000 events/s",
