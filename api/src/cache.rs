@@ -22,8 +22,9 @@
 //! - per-interval counts of the range reports (logins, registrations,
 //!   daily / monthly active users, org login trends): a range takes its
 //!   intervals from the cache and queries only the ones missing, so
-//!   overlapping ranges share work. Intervals that end less than an hour
-//!   ago are always read live: fresh events never wait for a poll.
+//!   overlapping ranges share work. The current interval is cached like
+//!   the others: its count changes only with its tables, which the next
+//!   poll sees (a fresh event waits for at most one poll).
 
 use std::any::Any;
 use std::collections::hash_map::DefaultHasher;
@@ -68,8 +69,6 @@ fn weight(bytes: usize) -> u32 {
     u32::try_from(bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
 }
 
-/// Intervals that end within this of now are read live.
-const LIVE: chrono::Duration = chrono::Duration::hours(1);
 /// Ranges of more intervals than this bypass the interval cache.
 const MAX_SLOTS: usize = 10_000;
 /// More separate gaps than this are queried as one range.
@@ -141,6 +140,12 @@ impl ReportCache {
                 .weigher(|k: &String, _| weight(k.len()) + VALUE_WEIGHT)
                 .build(),
         }
+    }
+
+    /// Whether the cache is on at all (it may still be bypassed for a
+    /// while: not polled yet, a failed poll).
+    pub fn is_on(&self) -> bool {
+        self.on
     }
 
     /// Serves nothing from the cache until the next poll (after a write
@@ -336,9 +341,7 @@ impl ReportCache {
         F: Fn(Range) -> Fut,
         Fut: Future<Output = Result<HashMap<i64, Slotted>, E>>,
     {
-        let live_from = Utc::now() - LIVE;
-        let (Some(version), Some(slots)) = (self.version(tables), slots(range, grain, live_from))
-        else {
+        let (Some(version), Some(slots)) = (self.version(tables), slots(range, grain)) else {
             count("interval", "off");
             let mut all: Vec<(i64, Slotted)> = fetch(range).await?.into_iter().collect();
             all.sort_unstable_by_key(|(n, _)| *n);
@@ -461,8 +464,8 @@ async fn poll(cache: Weak<ReportCache>, store: Store, every: Duration) {
 }
 
 /// One report interval of a range: its number, its instants within the
-/// range, and whether its count may be cached (it ended before `live_from`
-/// and lies wholly in the range).
+/// range, and whether its count may be cached (it lies wholly in the
+/// range).
 #[derive(Debug, PartialEq, Eq)]
 struct Slot {
     n: i64,
@@ -472,7 +475,7 @@ struct Slot {
 }
 
 /// The intervals of `range`, or `None` when there are too many to cache.
-fn slots(range: Range, grain: Grain, live_from: DateTime<Utc>) -> Option<Vec<Slot>> {
+fn slots(range: Range, grain: Grain) -> Option<Vec<Slot>> {
     let tz = range.tz;
     let mut out: Vec<Slot> = Vec::new();
     let mut t = range.from;
@@ -484,15 +487,12 @@ fn slots(range: Range, grain: Grain, live_from: DateTime<Utc>) -> Option<Vec<Slo
         let n = interval(tz, grain, t);
         match out.last_mut() {
             // The repeated local hour when DST ends: one number, two hours.
-            Some(last) if last.n == n => {
-                last.end = end;
-                last.cache &= end <= live_from;
-            }
+            Some(last) if last.n == n => last.end = end,
             _ => out.push(Slot {
                 n,
                 start: t,
                 end,
-                cache: end <= live_from,
+                cache: true,
             }),
         }
         t = end;
@@ -551,16 +551,16 @@ mod tests {
     }
 
     #[test]
-    fn slots_stop_caching_at_the_live_edge() {
+    fn whole_intervals_are_cached_up_to_the_current_one() {
+        let now = truncate(Tz::UTC, Grain::Hour, Utc::now());
         let r = Range {
             tz: Tz::UTC,
-            from: utc(2026, 3, 1, 0),
-            to: utc(2026, 3, 1, 5),
+            from: now - chrono::Duration::hours(3),
+            to: now + chrono::Duration::hours(2),
         };
-        let s = slots(r, Grain::Hour, utc(2026, 3, 1, 3)).unwrap();
+        let s = slots(r, Grain::Hour).unwrap();
         assert_eq!(s.len(), 5);
-        let cached: Vec<bool> = s.iter().map(|s| s.cache).collect();
-        assert_eq!(cached, [true, true, true, false, false]);
+        assert!(s.iter().all(|s| s.cache));
     }
 
     #[test]
@@ -572,7 +572,7 @@ mod tests {
             from: utc(2026, 11, 1, 6),
             to: utc(2026, 11, 1, 10),
         };
-        let s = slots(whole, Grain::Hour, utc(2027, 1, 1, 0)).unwrap();
+        let s = slots(whole, Grain::Hour).unwrap();
         assert_eq!(s.len(), 3);
         assert_eq!(
             (s[1].start, s[1].end),
@@ -585,7 +585,7 @@ mod tests {
             from: utc(2026, 11, 1, 8),
             to: utc(2026, 11, 1, 10),
         };
-        let s = slots(half, Grain::Hour, utc(2027, 1, 1, 0)).unwrap();
+        let s = slots(half, Grain::Hour).unwrap();
         assert_eq!(s.iter().map(|s| s.cache).collect::<Vec<_>>(), [false, true]);
     }
 
@@ -666,12 +666,13 @@ mod tests {
         assert_eq!(asked.lock().unwrap().len(), 7);
     }
 
+    /// The current hour's count is kept like any other until its table
+    /// changes; then every hour is read again.
     #[tokio::test]
-    async fn the_last_hour_is_always_live() {
+    async fn the_current_hour_is_kept_until_its_table_changes() {
         let c = cache(&[("t", Some(1))]);
         let asked = std::sync::Mutex::new(Vec::new());
-        let now = Utc::now();
-        let to = truncate(Tz::UTC, Grain::Hour, now) + chrono::Duration::hours(1);
+        let to = truncate(Tz::UTC, Grain::Hour, Utc::now()) + chrono::Duration::hours(1);
         let range = Range {
             tz: Tz::UTC,
             from: to - chrono::Duration::hours(6),
@@ -679,11 +680,12 @@ mod tests {
         };
         hours(&c, range, &asked).await;
         hours(&c, range, &asked).await;
+        assert_eq!(asked.lock().unwrap().len(), 1);
+        c.set(&[("t", Some(2))]);
+        hours(&c, range, &asked).await;
         let asked = asked.lock().unwrap();
         assert_eq!(asked.len(), 2);
-        // The second time only the hours ending after now - 1 h.
-        assert!(asked[1].0 >= now - chrono::Duration::hours(2));
-        assert_eq!(asked[1].1, to);
+        assert_eq!(asked[1], (range.from, range.to));
     }
 
     /// A poll that stops answering must not keep old fingerprints valid.
@@ -730,10 +732,7 @@ mod tests {
             from: utc(2000, 1, 1, 0),
             to: utc(2026, 1, 1, 0),
         };
-        assert!(slots(r, Grain::Hour, utc(2026, 1, 1, 0)).is_none());
-        assert_eq!(
-            slots(r, Grain::Month, utc(2026, 1, 1, 0)).unwrap().len(),
-            312
-        );
+        assert!(slots(r, Grain::Hour).is_none());
+        assert_eq!(slots(r, Grain::Month).unwrap().len(), 312);
     }
 }

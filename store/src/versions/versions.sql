@@ -1,9 +1,12 @@
--- One fingerprint per table of the list: every active part's name,
--- modification time, rows and bytes, XOR-combined. Any insert, merge,
--- mutation, lightweight delete, TTL drop or snapshot refresh changes the set
--- of active parts, so it changes the fingerprint. `mergetree` is 0 for a
--- table whose data is elsewhere (a Distributed or a View): its parts do not
--- say when its answers change.
+-- One fingerprint per table of the list: every active part's name, rows
+-- and checksum of its files, XOR-combined. Any insert, merge, mutation,
+-- lightweight delete or TTL drop changes the set of active parts, so it
+-- changes the fingerprint. A snapshot refresh replaces its table with a new
+-- one whose parts restart at the same names: the checksums tell whether its
+-- content changed (a refresh that found nothing new keeps every answer over
+-- the snapshot; the modification time would drop them all every refresh).
+-- `mergetree` is 0 for a table whose data is elsewhere (a Distributed or a
+-- View): its parts do not say when its answers change.
 SELECT
     t.name AS table,
     endsWith(t.engine, 'MergeTree') AS mergetree,
@@ -11,7 +14,7 @@ SELECT
 FROM system.tables AS t
 LEFT JOIN
 (
-    SELECT table, groupBitXor(cityHash64(name, modification_time, rows, bytes_on_disk)) AS fp
+    SELECT table, groupBitXor(cityHash64(name, rows, bytes_on_disk, hash_of_all_files)) AS fp
     FROM system.parts
     WHERE database = currentDatabase() AND active AND table IN {tables:Array(String)}
     GROUP BY table
