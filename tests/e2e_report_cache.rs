@@ -22,7 +22,7 @@ const SLUG: &str = "cache-org";
 
 fn start_api(stack: &mut Stack) -> String {
     let config = json!({
-        "api_keys": [{ "key": KEY, "name": "all", "scopes": ["reports:read"] }],
+        "api_keys": [{ "key": KEY, "name": "all", "scopes": ["reports:read", "stats:read"] }],
         "jwt": { "hs256_secrets": [common::admin::SECRET] },
     });
     let path = stack.dir.join("auth.json");
@@ -218,4 +218,46 @@ fn answers_repeat_until_the_tables_change() {
         assert_eq!(hourly(&get(&base, &login, KEY)), want);
         std::thread::sleep(Duration::from_millis(150));
     }
+}
+
+/// Porta stats is answered from cached parts, but its windows still end at
+/// each request's own now, to the millisecond: logins at now − 24 h + 4 s
+/// leave the 24-hour window at the very instant logins stamped now + 4 s
+/// (ahead of the clock) enter it, while no table changes in between.
+#[test]
+fn porta_stats_windows_move_with_now_while_cached() {
+    let mut stack = start_stack("report-cache-porta", 1, "UTC");
+    let base = start_api(&mut stack);
+    let logins = || -> u64 {
+        get(&base, "/api/admin/stats", KEY)["recentActivity"]["loginsLast24h"]
+            .as_u64()
+            .unwrap()
+    };
+    let _ = logins();
+    let switch = Utc::now() + chrono::Duration::seconds(4);
+    insert_logins(&stack, switch - chrono::Duration::hours(24), 3, "leaving");
+    insert_logins(&stack, switch, 2, "ahead");
+    let hits = cache_hits(&base);
+    let (mut before, mut after) = (0, 0);
+    while Utc::now() < switch + chrono::Duration::seconds(2) {
+        let sent = Utc::now();
+        let n = logins();
+        let answered = Utc::now();
+        if answered < switch {
+            assert_eq!(n, 3, "before the switch (answered {answered})");
+            before += 1;
+        } else if sent >= switch {
+            assert_eq!(n, 2, "after the switch (sent {sent})");
+            after += 1;
+        } else {
+            assert!(n == 2 || n == 3, "{n} across the switch");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(before > 10 && after > 10, "{before} before, {after} after");
+    assert!(
+        cache_hits(&base) > hits + 20,
+        "Porta stats was not served from cached parts:\n{}",
+        stack.log("api.log")
+    );
 }

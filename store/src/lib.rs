@@ -34,8 +34,9 @@ pub use orgs::{
 };
 pub use porta::{
     cleanup_cutoff, validate_config, Activity, AdminStats, AdminStatus, AuditFilter, AuditPage,
-    AuditRow, Cleanup, Edge, EdgeSeconds, HistoryCursor, HistoryPage, HistoryQuery, HistoryRow,
-    AUDIT_RETENTION_DAYS, CONFIG_KEYS, DEFAULT_AUDIT_RETENTION_DAYS, MAX_AUDIT_RETENTION_DAYS,
+    AuditRow, Cleanup, Edge, EdgeMillis, EdgeSeconds, HistoryCursor, HistoryPage, HistoryQuery,
+    HistoryRow, TopBucket, AUDIT_RETENTION_DAYS, CONFIG_KEYS, DEFAULT_AUDIT_RETENTION_DAYS,
+    MAX_AUDIT_RETENTION_DAYS,
 };
 pub use range::{bucket_start, window_start, IntervalCount, Range};
 pub use sketch::{union as union_sketches, PortableSketch};

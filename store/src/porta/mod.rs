@@ -17,4 +17,4 @@ pub use config::{
     MAX_AUDIT_RETENTION_DAYS,
 };
 pub use history::{HistoryCursor, HistoryPage, HistoryQuery, HistoryRow};
-pub use stats::{Activity, AdminStats, AdminStatus, Edge, EdgeSeconds};
+pub use stats::{Activity, AdminStats, AdminStatus, Edge, EdgeMillis, EdgeSeconds, TopBucket};

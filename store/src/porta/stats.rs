@@ -91,6 +91,53 @@ impl EdgeSeconds {
     }
 }
 
+/// Two counts per millisecond of one second (as [`EdgeSeconds`]): the
+/// second holding a window's start, of which a request counts the
+/// milliseconds after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EdgeMillis(Vec<Milli>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Row, Deserialize)]
+struct Milli {
+    ms: i64,
+    a: u64,
+    b: u64,
+}
+
+impl EdgeMillis {
+    /// Sums of the milliseconds after `t`.
+    pub fn after(&self, t: DateTime<Utc>) -> (u64, u64) {
+        let first = t.timestamp_millis();
+        self.0
+            .iter()
+            .filter(|m| m.ms > first)
+            .fold((0, 0), |(a, b), m| (a + m.a, b + m.b))
+    }
+}
+
+/// The current 15-minute bucket whole and the time of its latest event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Row, Deserialize)]
+pub struct TopBucket {
+    pub logins: u64,
+    pub failed: u64,
+    pub new_users: u64,
+    pub new_orgs: u64,
+    /// Epoch ms of the bucket's latest event; 0 when it has none.
+    pub last_ms: i64,
+}
+
+impl TopBucket {
+    /// The bucket's counts up to `now`, when no event in it is later.
+    pub fn until(&self, now: DateTime<Utc>) -> Option<Activity> {
+        (self.last_ms <= now.timestamp_millis()).then_some(Activity {
+            logins: self.logins,
+            failed: self.failed,
+            new_users: self.new_users,
+            new_orgs: self.new_orgs,
+        })
+    }
+}
+
 /// Which bucket's seconds [`Store::activity_edge`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edge {
@@ -229,6 +276,32 @@ impl Store {
         ))
     }
 
+    /// The milliseconds of one `second` of `edge`'s oldest bucket (the
+    /// one holding the window's start).
+    pub async fn activity_second(&self, edge: Edge, second: i64) -> Result<EdgeMillis> {
+        let sql = match edge {
+            Edge::Logins => include_str!("activity_second_logins.sql"),
+            Edge::Audit => include_str!("activity_second_audit.sql"),
+        };
+        Ok(EdgeMillis(
+            self.client
+                .query(sql)
+                .param("second", second)
+                .fetch_all()
+                .await?,
+        ))
+    }
+
+    /// The current bucket `top` whole, with its latest event's time.
+    pub async fn activity_top(&self, top: DateTime<Utc>) -> Result<TopBucket> {
+        Ok(self
+            .client
+            .query(include_str!("activity_top.sql"))
+            .param("top", top.timestamp())
+            .fetch_one()
+            .await?)
+    }
+
     /// The current bucket and the windows' partial first seconds at `now`.
     pub async fn activity_live(&self, now: DateTime<Utc>) -> Result<Activity> {
         Ok(self
@@ -272,6 +345,38 @@ mod tests {
         assert_eq!(e.after(at(101, 999)), (4, 40));
         assert_eq!(e.after(at(99, 500)), (7, 70));
         assert_eq!(e.after(at(102, 1)), (0, 0));
+    }
+
+    #[test]
+    fn edge_millis_count_after_the_instant_and_the_top_bucket_waits_for_its_last_event() {
+        let at = |ms: i64| Utc.timestamp_millis_opt(ms).unwrap();
+        let m = |ms, a, b| Milli { ms, a, b };
+        let e = EdgeMillis(vec![
+            m(101_000, 1, 10),
+            m(101_500, 2, 20),
+            m(101_999, 4, 40),
+        ]);
+        // The window (t, ...] excludes t itself.
+        assert_eq!(e.after(at(101_000)), (6, 60));
+        assert_eq!(e.after(at(100_999)), (7, 70));
+        assert_eq!(e.after(at(101_500)), (4, 40));
+        assert_eq!(e.after(at(101_999)), (0, 0));
+        let top = TopBucket {
+            logins: 3,
+            failed: 1,
+            new_users: 2,
+            new_orgs: 0,
+            last_ms: 5_000,
+        };
+        assert_eq!(top.until(at(4_999)), None);
+        let whole = Activity {
+            logins: 3,
+            failed: 1,
+            new_users: 2,
+            new_orgs: 0,
+        };
+        assert_eq!(top.until(at(5_000)), Some(whole));
+        assert_eq!(TopBucket::default().until(at(1)), Some(Activity::default()));
     }
 
     #[test]

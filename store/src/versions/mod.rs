@@ -52,6 +52,8 @@ pub const ACTIVITY_MIDDLE: &[&str] = &[
 pub const LOGIN_EDGE: &[&str] = &["login_events"];
 /// Tables read by [`Store::activity_edge`] for the audit log.
 pub const AUDIT_EDGE: &[&str] = &["audit_by_time"];
+/// Tables read by [`Store::activity_top`].
+pub const ACTIVITY_TOP: &[&str] = &["login_events", "audit_by_time"];
 /// Tables read by [`Store::history`].
 pub const HISTORY: &[&str] = &["audit_entity_history"];
 
@@ -72,6 +74,7 @@ pub fn watched() -> Vec<&'static str> {
         ACTIVITY_MIDDLE,
         LOGIN_EDGE,
         AUDIT_EDGE,
+        ACTIVITY_TOP,
     ]
     .concat();
     all.sort_unstable();
@@ -192,12 +195,19 @@ mod tests {
             ),
             (
                 LOGIN_EDGE,
-                &[include_str!("../porta/activity_edge_logins.sql")],
+                &[
+                    include_str!("../porta/activity_edge_logins.sql"),
+                    include_str!("../porta/activity_second_logins.sql"),
+                ],
             ),
             (
                 AUDIT_EDGE,
-                &[include_str!("../porta/activity_edge_audit.sql")],
+                &[
+                    include_str!("../porta/activity_edge_audit.sql"),
+                    include_str!("../porta/activity_second_audit.sql"),
+                ],
             ),
+            (ACTIVITY_TOP, &[include_str!("../porta/activity_top.sql")]),
         ];
         for (listed, sqls) in cases {
             for sql in *sqls {
