@@ -407,8 +407,13 @@ async fn day_groups(
 }
 
 async fn recent_logins(State(state): State<AppState>, r: OrgRequest) -> Response {
-    r.answer(state, Some(versions::RECENT_LOGINS), recent).await
+    r.answer(state, None, recent).await
 }
+
+/// Limits up to this share one cached list of this many logins, sliced:
+/// the order is total (time, then id), so the first n of a longer list are
+/// the n newest.
+const RECENT_SHARED: u32 = 50;
 
 async fn recent(
     state: AppState,
@@ -423,17 +428,27 @@ async fn recent(
         .iter()
         .any(|k| q.get(*k).is_some_and(|v| !v.trim().is_empty()));
     let days = if dated { Some(range(&q)?) } else { None };
-    let rows = {
-        let _permit = state.gate.admit().await?;
-        state.store.recent_logins(org, limit, days).await?
-    };
+    let fetch = limit.max(RECENT_SHARED.min(MAX_RECENT));
+    let (gate, store) = (&state.gate, &state.store);
+    let rows = state
+        .cache
+        .value(
+            format!("recent logins|{org}|{days:?}|{fetch}"),
+            versions::RECENT_LOGINS,
+            || async move {
+                let _permit = gate.admit().await?;
+                Ok::<_, ApiError>(store.recent_logins(org, fetch, days).await?)
+            },
+        )
+        .await?;
     Ok(Json(
-        rows.into_iter()
+        rows.iter()
+            .take(limit as usize)
             .map(|r| RecentLogin {
                 id: r.id,
                 user_id: r.user_id,
                 service_id: r.service_id,
-                provider: r.provider,
+                provider: r.provider.clone(),
                 created_at: iso_millis(r.created_at_ms),
             })
             .collect(),
