@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use authpulse_store::{versions, HistoryCursor, HistoryQuery};
 use axum::extract::{Path, Query, State};
 use axum::http::Uri;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
@@ -89,7 +89,8 @@ pub async fn user(
     Ok(cached(state, uri, "user", user_id, Some(org), q).await)
 }
 
-/// The page, kept until the history table changes (api/src/cache.rs).
+/// The page; its rows are kept until the history table changes
+/// (api/src/cache.rs), and identical requests in flight share one answer.
 async fn cached(
     state: AppState,
     uri: Uri,
@@ -98,15 +99,17 @@ async fn cached(
     org_id: Option<Uuid>,
     q: HashMap<String, String>,
 ) -> Response {
-    let cache = state.cache.clone();
-    cache
-        .answer(key(&uri), versions::HISTORY, || async move {
-            history(&state, entity_type, entity_id, org_id, &q)
-                .await
-                .into_response()
-        })
-        .await
+    let gate = state.gate.clone();
+    gate.share(key(&uri), async move {
+        history(&state, entity_type, entity_id, org_id, &q).await
+    })
+    .await
 }
+
+/// Pages of up to this many entries share one cached page of this many,
+/// sliced: the order is total (time, then id), so the first n entries of a
+/// longer page are the page of n, and its cursor the n-th entry's.
+const HISTORY_SHARED: u32 = 50;
 
 async fn history(
     state: &AppState,
@@ -126,22 +129,28 @@ async fn history(
                 .ok_or_else(|| ApiError::Invalid("after is not a valid cursor".into()))?,
         ),
     };
+    let fetch = limit.max(HISTORY_SHARED.min(MAX_LIMIT as u32));
     let query = HistoryQuery {
         entity_type: entity_type.to_string(),
         entity_id,
         org_id,
         event_type_prefix: text(q, "event_type")?.unwrap_or_default(),
         after,
-        limit,
+        limit: fetch,
     };
-    let page = {
-        let _permit = state.gate.admit().await?;
-        state.store.history(&query).await?
-    };
-    let next_cursor = page
-        .has_more
+    let (gate, store) = (&state.gate, &state.store);
+    let fetched = state
+        .cache
+        .value(format!("history|{query:?}"), versions::HISTORY, || async {
+            let _permit = gate.admit().await?;
+            Ok::<_, ApiError>(store.history(&query).await?)
+        })
+        .await?;
+    let rows = &fetched.rows[..fetched.rows.len().min(limit as usize)];
+    let has_more = fetched.has_more || fetched.rows.len() > rows.len();
+    let next_cursor = has_more
         .then(|| {
-            page.rows.last().map(|r| {
+            rows.last().map(|r| {
                 cursor::encode(HistoryCursor {
                     created_at_ms: r.created_at_ms,
                     id: r.id,
@@ -149,21 +158,20 @@ async fn history(
             })
         })
         .flatten();
-    let data = page
-        .rows
-        .into_iter()
+    let data = rows
+        .iter()
         .map(|r| Entry {
             id: r.id.to_string(),
-            event_type: r.action,
-            actor_id: opt(r.actor_id),
+            event_type: r.action.clone(),
+            actor_id: opt(r.actor_id.clone()),
             metadata: metadata(&r.metadata),
-            ip_address: opt(r.ip_address),
+            ip_address: opt(r.ip_address.clone()),
             created_at: iso_millis(r.created_at_ms),
         })
         .collect();
     Ok(Json(History {
         data,
-        has_more: page.has_more,
+        has_more,
         next_cursor,
     }))
 }
