@@ -55,7 +55,7 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             poll: Duration::from_millis(100),
-            max_bytes: 64 << 20,
+            max_bytes: 256 << 20,
         }
     }
 }
@@ -160,9 +160,17 @@ impl ReportCache {
     /// since it began.
     fn set_versions(&self, v: Option<Versions>, at: Instant, epoch: u64) {
         let mut current = self.versions.write().unwrap_or_else(|e| e.into_inner());
-        *current = v
-            .filter(|_| self.epoch.load(Ordering::SeqCst) == epoch)
-            .map(|v| (at, Arc::new(v)));
+        let v = v.filter(|_| self.epoch.load(Ordering::SeqCst) == epoch);
+        // Which tables drop cached answers, and how often.
+        if let (Some((_, old)), Some(new)) = (current.as_ref(), v.as_ref()) {
+            for (table, f) in new {
+                if old.get(table).is_some_and(|o| o != f) {
+                    metrics::counter!("authpulse_api_report_cache_table_changes_total", "table" => table.clone())
+                        .increment(1);
+                }
+            }
+        }
+        *current = v.map(|v| (at, Arc::new(v)));
     }
 
     /// The combined fingerprint of `tables` now, or `None` when answers

@@ -50,6 +50,9 @@ pub struct ReadersResult {
     pub select1_cpu: [Option<f64>; 2],
     /// The report cache's (hits, lookups) over the reports phase.
     pub cache_lookups: Option<(u64, u64)>,
+    /// Per table, the polls that found it changed over the reports phase
+    /// (each drops the cached answers over it).
+    pub table_changes: Vec<(String, u64)>,
     /// The same reports with the report cache off.
     pub uncached: Side,
     /// CPU seconds of that phase: api, ClickHouse, client.
@@ -383,6 +386,7 @@ pub async fn run(ctx: &Ctx, size: u64) -> anyhow::Result<ReadersResult> {
         reports_cpu: on.cpu,
         select1_cpu: [ch_cpu, client_cpu],
         cache_lookups: on.cache_lookups,
+        table_changes: on.table_changes,
         uncached: off.side,
         uncached_cpu: off.cpu,
     })
@@ -401,6 +405,7 @@ struct ReportsPhase {
     kinds: [Option<Stats>; KINDS.len()],
     cpu: [Option<f64>; 3],
     cache_lookups: Option<(u64, u64)>,
+    table_changes: Vec<(String, u64)>,
 }
 
 /// The mixed reports against a fresh `authpulse api` with the report cache
@@ -456,11 +461,20 @@ async fn reports_phase(
     })
     .await;
     let cpu = used(c0, cpu_now(ctx, Some(api.pid())), share);
-    let cache_lookups = if report_cache {
-        cache_lookups(ctx, &base).await
+    let metrics = if report_cache {
+        ctx.http
+            .get(&format!("{base}/metrics"), None)
+            .await
+            .ok()
+            .map(|r| r.text())
     } else {
         None
     };
+    let cache_lookups = metrics.as_deref().and_then(parse_cache_lookups);
+    let table_changes = metrics
+        .as_deref()
+        .map(parse_table_changes)
+        .unwrap_or_default();
     api.terminate();
     let (side, kinds) = reports?;
     eprintln!(
@@ -474,15 +488,27 @@ async fn reports_phase(
         kinds,
         cpu,
         cache_lookups,
+        table_changes,
     })
 }
 
-/// (hits, lookups) of the API's report cache so far, from its `/metrics`.
-async fn cache_lookups(ctx: &Ctx, base: &str) -> Option<(u64, u64)> {
-    let r = ctx.http.get(&format!("{base}/metrics"), None).await.ok()?;
-    parse_cache_lookups(&r.text())
+/// Per table, the fingerprint changes the API's report cache saw, from its
+/// `/metrics`; most first.
+fn parse_table_changes(text: &str) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("authpulse_api_report_cache_table_changes_total{")?;
+            let (labels, value) = rest.split_once("} ")?;
+            let table = labels.strip_prefix("table=\"")?.strip_suffix('"')?;
+            Some((table.to_string(), value.trim().parse::<f64>().ok()? as u64))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
 }
 
+/// (hits, lookups) of the API's report cache so far, from its `/metrics`.
 fn parse_cache_lookups(text: &str) -> Option<(u64, u64)> {
     let (mut hits, mut all) = (0u64, 0u64);
     for line in text.lines() {
@@ -510,5 +536,14 @@ authpulse_api_report_cache_total{kind=\"interval\",result=\"hit\"} 5\n\
 authpulse_api_requests_total{route=\"/x\"} 7\n";
         assert_eq!(super::parse_cache_lookups(text), Some((95, 105)));
         assert_eq!(super::parse_cache_lookups("nothing"), None);
+        let text = "authpulse_api_report_cache_table_changes_total{table=\"sessions_now\"} 3\n\
+authpulse_api_report_cache_table_changes_total{table=\"login_events\"} 7\n";
+        assert_eq!(
+            super::parse_table_changes(text),
+            [
+                ("login_events".to_string(), 7),
+                ("sessions_now".to_string(), 3)
+            ]
+        );
     }
 }

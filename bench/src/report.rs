@@ -95,6 +95,7 @@ pub fn json(r: &Results) -> Value {
                 "reports_cpu_seconds": {"api": x.reports_cpu[0], "clickhouse": x.reports_cpu[1], "client": x.reports_cpu[2]},
                 "select_1_cpu_seconds": {"clickhouse": x.select1_cpu[0], "client": x.select1_cpu[1]},
                 "report_cache": x.cache_lookups.map(|(hits, lookups)| json!({"hits": hits, "lookups": lookups})),
+                "table_changes": x.table_changes.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>(),
                 "reports_cache_off": side(&x.uncached),
                 "reports_cache_off_cpu_seconds": {"api": x.uncached_cpu[0], "clickhouse": x.uncached_cpu[1], "client": x.uncached_cpu[2]},
             })
@@ -621,6 +622,7 @@ mod tests {
                 reports_cpu: [Some(20.0), Some(35.0), Some(5.0)],
                 select1_cpu: [Some(30.0), Some(10.0)],
                 cache_lookups: Some((900, 1000)),
+                table_changes: vec![("sessions_now".into(), 2)],
                 uncached: side(3_000, 100.0, 900.0),
                 uncached_cpu: [Some(2.0), Some(55.0), Some(1.0)],
             }),

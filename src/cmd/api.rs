@@ -57,7 +57,7 @@ pub struct ApiArgs {
     pub report_cache_poll_ms: u64,
     /// Memory the report cache may hold, in MiB (rarely used entries go
     /// first).
-    #[arg(long, env = "AUTHPULSE_REPORT_CACHE_MB", default_value_t = 64)]
+    #[arg(long, env = "AUTHPULSE_REPORT_CACHE_MB", default_value_t = 256)]
     pub report_cache_mb: u64,
 }
 
