@@ -435,10 +435,7 @@ async fn recent(
         .value(
             format!("recent logins|{org}|{days:?}|{fetch}"),
             versions::RECENT_LOGINS,
-            || async move {
-                let _permit = gate.admit().await?;
-                Ok::<_, ApiError>(store.recent_logins(org, fetch, days).await?)
-            },
+            || gate.admitted(store.recent_logins(org, fetch, days)),
         )
         .await?;
     Ok(Json(

@@ -107,6 +107,16 @@ impl Gate {
         }
     }
 
+    /// `run` once a permit is taken (see [`Gate::admit`]): for store work
+    /// inside a cached computation, so only what reaches ClickHouse waits.
+    pub async fn admitted<T, E: Into<ApiError>>(
+        &self,
+        run: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, ApiError> {
+        let _permit = self.admit().await?;
+        run.await.map_err(Into::into)
+    }
+
     /// A permit to query the store, or `Overloaded` when none frees up
     /// within the wait bound (or too many already wait).
     pub async fn admit(&self) -> Result<Permit, ApiError> {

@@ -141,9 +141,8 @@ async fn history(
     let (gate, store) = (&state.gate, &state.store);
     let fetched = state
         .cache
-        .value(format!("history|{query:?}"), versions::HISTORY, || async {
-            let _permit = gate.admit().await?;
-            Ok::<_, ApiError>(store.history(&query).await?)
+        .value(format!("history|{query:?}"), versions::HISTORY, || {
+            gate.admitted(store.history(&query))
         })
         .await?;
     let rows = &fetched.rows[..fetched.rows.len().min(limit as usize)];

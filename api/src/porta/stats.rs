@@ -1,7 +1,6 @@
 //! `GET /api/admin/stats` (`stats:read`).
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use authpulse_store::{bucket_start, versions, Activity, AdminStats, Edge};
 use axum::extract::State;
@@ -10,8 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::auth::Auth;
-use crate::error::{ApiError, Result};
-use crate::overload::Gate;
+use crate::error::Result;
 use crate::AppState;
 
 /// Entity types and the status keys Porta's document always shows (0 when
@@ -87,31 +85,31 @@ async fn stats(state: &AppState) -> Result<AdminStats> {
     }
     let edge = |edge: Edge, tables: &'static [&'static str]| {
         cache.value(format!("porta edge|{edge:?}|{top}"), tables, move || {
-            admitted(gate, store.activity_edge(edge, top))
+            gate.admitted(store.activity_edge(edge, top))
         })
     };
     let second = |edge: Edge, start: DateTime<Utc>, tables: &'static [&'static str]| {
         let s = start.timestamp();
         cache.value(format!("porta second|{edge:?}|{s}"), tables, move || {
-            admitted(gate, store.activity_second(edge, s))
+            gate.admitted(store.activity_second(edge, s))
         })
     };
     let (d1, d7) = (now - Duration::hours(24), now - Duration::days(7));
     let (status, middle, logins_edge, audit_edge, logins_second, audit_second, top_bucket) = tokio::try_join!(
         cache.value("porta status".into(), versions::ADMIN_STATUS, || {
-            admitted(gate, store.admin_status())
+            gate.admitted(store.admin_status())
         }),
         cache.value(
             format!("porta middle|{top}"),
             versions::ACTIVITY_MIDDLE,
-            || { admitted(gate, store.activity_middle(top)) }
+            || { gate.admitted(store.activity_middle(top)) }
         ),
         edge(Edge::Logins, versions::LOGIN_EDGE),
         edge(Edge::Audit, versions::AUDIT_EDGE),
         second(Edge::Logins, d1, versions::LOGIN_EDGE),
         second(Edge::Audit, d7, versions::AUDIT_EDGE),
         cache.value(format!("porta top|{top}"), versions::ACTIVITY_TOP, || {
-            admitted(gate, store.activity_top(top))
+            gate.admitted(store.activity_top(top))
         }),
     )?;
     let live = match top_bucket.until(now) {
@@ -127,7 +125,7 @@ async fn stats(state: &AppState) -> Result<AdminStats> {
                 }
         }
         // An event stamped after now is in the current bucket.
-        None => admitted(gate, store.activity_live(now)).await?,
+        None => gate.admitted(store.activity_live(now)).await?,
     };
     Ok(AdminStats::assemble(
         now,
@@ -137,13 +135,4 @@ async fn stats(state: &AppState) -> Result<AdminStats> {
         &audit_edge,
         live,
     ))
-}
-
-/// `run` once a permit is taken: only work that reaches ClickHouse waits.
-async fn admitted<T>(
-    gate: &Gate,
-    run: impl Future<Output = authpulse_store::Result<T>>,
-) -> Result<T> {
-    let _permit = gate.admit().await?;
-    run.await.map_err(ApiError::from)
 }

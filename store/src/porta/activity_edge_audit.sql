@@ -1,11 +1,12 @@
--- User and organization creations per second of one 15-minute bucket
--- [{from}, {from} + 15 min): the oldest bucket of the 7-day window. From
--- audit_by_time, the audit log sorted by event time.
-SELECT toInt64(toUnixTimestamp(occurred_at)) AS second,
+-- User and organization creations per {unit} ms of [{from_ms}, {to_ms}):
+-- per second over the oldest 15-minute bucket of the 7-day window, or per
+-- millisecond over the second holding its start. From audit_by_time, the
+-- audit log sorted by event time.
+SELECT intDiv(toUnixTimestamp64Milli(occurred_at), {unit:Int64}) AS at,
        countIf(action = 'user.created') AS a,
        countIf(action = 'organization.created') AS b
 FROM audit_by_time
-WHERE occurred_at >= toDateTime({from:Int64}, 'UTC')
-  AND occurred_at < toDateTime({from:Int64}, 'UTC') + toIntervalMinute(15)
+WHERE occurred_at >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')
+  AND occurred_at < fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')
   AND action IN ('user.created', 'organization.created')
-GROUP BY second
+GROUP BY at

@@ -70,48 +70,41 @@ pub struct AdminStatus {
 /// Two counts per second of one 15-minute bucket (logins: successful,
 /// failed; audit: users, organizations created).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EdgeSeconds(Vec<Second>);
+pub struct EdgeSeconds(Vec<Tick>);
 
+/// The same two counts per millisecond of one second: the second holding a
+/// window's start, of which a request counts the milliseconds after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EdgeMillis(Vec<Tick>);
+
+/// One unit (second or millisecond since the epoch) of an edge's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Row, Deserialize)]
-struct Second {
-    second: i64,
+struct Tick {
+    at: i64,
     a: u64,
     b: u64,
+}
+
+/// Sums of the ticks after `first`.
+fn sum_after(ticks: &[Tick], first: i64) -> (u64, u64) {
+    ticks
+        .iter()
+        .filter(|t| t.at > first)
+        .fold((0, 0), |(a, b), t| (a + t.a, b + t.b))
 }
 
 impl EdgeSeconds {
     /// Sums of the seconds after the one holding `t` (that second itself
-    /// is counted from raw rows by `activity_live.sql`).
+    /// is counted per millisecond: [`EdgeMillis`], `activity_live.sql`).
     pub fn after(&self, t: DateTime<Utc>) -> (u64, u64) {
-        let first = t.timestamp();
-        self.0
-            .iter()
-            .filter(|s| s.second > first)
-            .fold((0, 0), |(a, b), s| (a + s.a, b + s.b))
+        sum_after(&self.0, t.timestamp())
     }
-}
-
-/// Two counts per millisecond of one second (as [`EdgeSeconds`]): the
-/// second holding a window's start, of which a request counts the
-/// milliseconds after it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EdgeMillis(Vec<Milli>);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Row, Deserialize)]
-struct Milli {
-    ms: i64,
-    a: u64,
-    b: u64,
 }
 
 impl EdgeMillis {
     /// Sums of the milliseconds after `t`.
     pub fn after(&self, t: DateTime<Utc>) -> (u64, u64) {
-        let first = t.timestamp_millis();
-        self.0
-            .iter()
-            .filter(|m| m.ms > first)
-            .fold((0, 0), |(a, b), m| (a + m.a, b + m.b))
+        sum_after(&self.0, t.timestamp_millis())
     }
 }
 
@@ -263,15 +256,9 @@ impl Store {
     /// Per-second counts of `edge`'s oldest bucket, for the current bucket
     /// `top`.
     pub async fn activity_edge(&self, edge: Edge, top: DateTime<Utc>) -> Result<EdgeSeconds> {
-        let sql = match edge {
-            Edge::Logins => include_str!("activity_edge_logins.sql"),
-            Edge::Audit => include_str!("activity_edge_audit.sql"),
-        };
+        let from = edge.bucket(top).timestamp_millis();
         Ok(EdgeSeconds(
-            self.client
-                .query(sql)
-                .param("from", edge.bucket(top).timestamp())
-                .fetch_all()
+            self.edge_ticks(edge, from, from + 15 * 60_000, 1000)
                 .await?,
         ))
     }
@@ -279,17 +266,32 @@ impl Store {
     /// The milliseconds of one `second` of `edge`'s oldest bucket (the
     /// one holding the window's start).
     pub async fn activity_second(&self, edge: Edge, second: i64) -> Result<EdgeMillis> {
-        let sql = match edge {
-            Edge::Logins => include_str!("activity_second_logins.sql"),
-            Edge::Audit => include_str!("activity_second_audit.sql"),
-        };
+        let from = second * 1000;
         Ok(EdgeMillis(
-            self.client
-                .query(sql)
-                .param("second", second)
-                .fetch_all()
-                .await?,
+            self.edge_ticks(edge, from, from + 1000, 1).await?,
         ))
+    }
+
+    /// `edge`'s counts in [from_ms, to_ms) per `unit` milliseconds.
+    async fn edge_ticks(
+        &self,
+        edge: Edge,
+        from_ms: i64,
+        to_ms: i64,
+        unit: i64,
+    ) -> Result<Vec<Tick>> {
+        let sql = match edge {
+            Edge::Logins => include_str!("activity_edge_logins.sql"),
+            Edge::Audit => include_str!("activity_edge_audit.sql"),
+        };
+        Ok(self
+            .client
+            .query(sql)
+            .param("from_ms", from_ms)
+            .param("to_ms", to_ms)
+            .param("unit", unit)
+            .fetch_all()
+            .await?)
     }
 
     /// The current bucket `top` whole, with its latest event's time.
@@ -324,18 +326,18 @@ mod tests {
             Utc.timestamp_opt(s, 0).unwrap() + chrono::Duration::milliseconds(i64::from(ms))
         };
         let e = EdgeSeconds(vec![
-            Second {
-                second: 100,
+            Tick {
+                at: 100,
                 a: 1,
                 b: 10,
             },
-            Second {
-                second: 101,
+            Tick {
+                at: 101,
                 a: 2,
                 b: 20,
             },
-            Second {
-                second: 102,
+            Tick {
+                at: 102,
                 a: 4,
                 b: 40,
             },
@@ -350,7 +352,7 @@ mod tests {
     #[test]
     fn edge_millis_count_after_the_instant_and_the_top_bucket_waits_for_its_last_event() {
         let at = |ms: i64| Utc.timestamp_millis_opt(ms).unwrap();
-        let m = |ms, a, b| Milli { ms, a, b };
+        let m = |at, a, b| Tick { at, a, b };
         let e = EdgeMillis(vec![
             m(101_000, 1, 10),
             m(101_500, 2, 20),
@@ -388,13 +390,13 @@ mod tests {
             new_users: 3,
             new_orgs: 4,
         };
-        let logins = EdgeSeconds(vec![Second {
-            second: (now - chrono::Duration::hours(24)).timestamp() + 1,
+        let logins = EdgeSeconds(vec![Tick {
+            at: (now - chrono::Duration::hours(24)).timestamp() + 1,
             a: 10,
             b: 20,
         }]);
-        let audit = EdgeSeconds(vec![Second {
-            second: (now - chrono::Duration::days(7)).timestamp(),
+        let audit = EdgeSeconds(vec![Tick {
+            at: (now - chrono::Duration::days(7)).timestamp(),
             a: 100,
             b: 200,
         }]);

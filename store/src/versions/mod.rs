@@ -195,17 +195,11 @@ mod tests {
             ),
             (
                 LOGIN_EDGE,
-                &[
-                    include_str!("../porta/activity_edge_logins.sql"),
-                    include_str!("../porta/activity_second_logins.sql"),
-                ],
+                &[include_str!("../porta/activity_edge_logins.sql")],
             ),
             (
                 AUDIT_EDGE,
-                &[
-                    include_str!("../porta/activity_edge_audit.sql"),
-                    include_str!("../porta/activity_second_audit.sql"),
-                ],
+                &[include_str!("../porta/activity_edge_audit.sql")],
             ),
             (ACTIVITY_TOP, &[include_str!("../porta/activity_top.sql")]),
         ];
