@@ -24,7 +24,11 @@
 //!   intervals from the cache and queries only the ones missing, so
 //!   overlapping ranges share work. The current interval is cached like
 //!   the others: its count changes only with its tables, which the next
-//!   poll sees (a fresh event waits for at most one poll).
+//!   poll sees (a fresh event waits for at most one poll). A miss inside
+//!   the recent span (`warm_span`) fetches that whole span for its report
+//!   and filter in one query, and concurrent misses of one filter wait for
+//!   that query rather than each sending their own: a cold or invalidated
+//!   filter costs one query, not one per range asked.
 
 use std::any::Any;
 use std::collections::hash_map::DefaultHasher;
@@ -35,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use authpulse_store::{interval, next, Grain, IntervalCount, Range, Store};
+use authpulse_store::{interval, next, truncate, Grain, IntervalCount, Range, Store};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
@@ -74,6 +78,18 @@ const MAX_SLOTS: usize = 10_000;
 /// More separate gaps than this are queried as one range.
 const MAX_RUNS: usize = 4;
 
+/// The recent span a miss fetches whole, ending with the current
+/// interval: about what report readers look at (dashboards' last
+/// quarter, the last year by day, three years by month), few enough
+/// intervals that one query over a filter's rollup rows stays cheap.
+fn warm_span(grain: Grain) -> chrono::Duration {
+    match grain {
+        Grain::Hour => chrono::Duration::days(120),
+        Grain::Day => chrono::Duration::days(400),
+        Grain::Month => chrono::Duration::days(3 * 366),
+    }
+}
+
 /// Fingerprint per watched table; `None`: not a MergeTree.
 type Versions = HashMap<String, Option<u64>>;
 
@@ -97,6 +113,9 @@ pub struct ReportCache {
     answers: moka::sync::Cache<String, (u64, Shareable)>,
     values: moka::sync::Cache<String, (u64, Arc<dyn Any + Send + Sync>)>,
     slots: moka::sync::Cache<(u64, i64), (u64, Slotted)>,
+    /// One lock per filter key: its misses are fetched one at a time, so
+    /// concurrent misses wait for the first one's warm fetch.
+    warming: moka::sync::Cache<u64, Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl std::fmt::Debug for ReportCache {
@@ -138,6 +157,9 @@ impl ReportCache {
             values: moka::sync::Cache::builder()
                 .max_capacity(max_bytes / 8)
                 .weigher(|k: &String, _| weight(k.len()) + VALUE_WEIGHT)
+                .build(),
+            warming: moka::sync::Cache::builder()
+                .time_to_idle(Duration::from_secs(60))
                 .build(),
         }
     }
@@ -336,7 +358,8 @@ impl ReportCache {
 
     /// The value of every interval of `range`: from the cache where it
     /// holds one for the current version, the rest from `fetch` (per
-    /// interval number; an interval it doesn't return is empty).
+    /// interval number; an interval it doesn't return is empty). On a miss
+    /// the key's recent span is fetched with it (see the module notes).
     async fn per_slot<E, F, Fut>(
         &self,
         key: &impl Hash,
@@ -361,7 +384,50 @@ impl ReportCache {
             range.tz.name().hash(&mut h);
             h.finish()
         };
-        let mut known: Vec<Option<Slotted>> = slots
+        let mut known = self.known(key, version, &slots);
+        let missed = slots
+            .iter()
+            .zip(&known)
+            .any(|(s, k)| s.cache && k.is_none());
+        count("interval", if missed { "miss" } else { "hit" });
+        if !missed {
+            return Ok(fill(&slots, known));
+        }
+        let lock = self.warming.get_with(key, Default::default);
+        let _turn = lock.lock().await;
+        // What the misses before this one (or a newer poll) brought.
+        let version = self.version(tables).unwrap_or(version);
+        known = self.known(key, version, &slots);
+        if gaps(&known).is_empty() {
+            return Ok(fill(&slots, known));
+        }
+        // The recent span is fetched with the range when they meet, and
+        // kept; what the range needs is then read from what was kept.
+        if let Some(warm) = warm_hull(range, grain, Utc::now()).and_then(|r| self::slots(r, grain))
+        {
+            let mut wk = self.known(key, version, &warm);
+            self.fetch_gaps(key, version, range, &warm, &mut wk, &fetch)
+                .await?;
+            let by_n: HashMap<i64, Slotted> = warm
+                .iter()
+                .zip(wk)
+                .filter_map(|(s, v)| Some((s.n, v?)))
+                .collect();
+            // (An interval only partly in the range is not the warm one.)
+            for (s, k) in slots.iter().zip(known.iter_mut()) {
+                if k.is_none() && s.cache {
+                    *k = by_n.get(&s.n).cloned();
+                }
+            }
+        }
+        self.fetch_gaps(key, version, range, &slots, &mut known, &fetch)
+            .await?;
+        Ok(fill(&slots, known))
+    }
+
+    /// The cached value of each of `slots` for `version`.
+    fn known(&self, key: u64, version: u64, slots: &[Slot]) -> Vec<Option<Slotted>> {
+        slots
             .iter()
             .map(|s| {
                 s.cache
@@ -370,13 +436,25 @@ impl ReportCache {
                     .filter(|(v, _)| *v == version)
                     .map(|(_, c)| c)
             })
-            .collect();
-        let mut runs = gaps(&known);
-        let missed = slots
-            .iter()
-            .zip(&known)
-            .any(|(s, k)| s.cache && k.is_none());
-        count("interval", if missed { "miss" } else { "hit" });
+            .collect()
+    }
+
+    /// Fetches the runs of `slots` that `known` lacks (more than
+    /// `MAX_RUNS` as one range), caches them and fills `known` in.
+    async fn fetch_gaps<E, F, Fut>(
+        &self,
+        key: u64,
+        version: u64,
+        range: Range,
+        slots: &[Slot],
+        known: &mut [Option<Slotted>],
+        fetch: &F,
+    ) -> Result<(), E>
+    where
+        F: Fn(Range) -> Fut,
+        Fut: Future<Output = Result<HashMap<i64, Slotted>, E>>,
+    {
+        let mut runs = gaps(known);
         if runs.len() > MAX_RUNS {
             runs = vec![(runs[0].0, runs[runs.len() - 1].1)];
         }
@@ -395,12 +473,32 @@ impl ReportCache {
                 known[i] = Some(v);
             }
         }
-        Ok(slots
-            .iter()
-            .zip(known)
-            .map(|(s, v)| (s.n, v.unwrap_or(Slotted::Empty)))
-            .collect())
+        Ok(())
     }
+}
+
+/// Every slot's value, in order (unknown as empty).
+fn fill(slots: &[Slot], known: Vec<Option<Slotted>>) -> Vec<(i64, Slotted)> {
+    slots
+        .iter()
+        .zip(known)
+        .map(|(s, v)| (s.n, v.unwrap_or(Slotted::Empty)))
+        .collect()
+}
+
+/// The range from the start of the recent span (`warm_span` before `now`)
+/// through the end of `now`'s interval, widened to hold `range`; `None`
+/// when `range` doesn't meet the recent span (an old range fetches only
+/// itself).
+fn warm_hull(range: Range, grain: Grain, now: DateTime<Utc>) -> Option<Range> {
+    let tz = range.tz;
+    let from = truncate(tz, grain, now - warm_span(grain));
+    let to = next(tz, grain, truncate(tz, grain, now));
+    (range.from < to && from < range.to).then(|| Range {
+        tz,
+        from: from.min(range.from),
+        to: to.max(range.to),
+    })
 }
 
 /// What the cache holds for one interval.
@@ -543,7 +641,6 @@ fn gaps<T>(known: &[Option<T>]) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use authpulse_store::truncate;
     use chrono::TimeZone;
     use chrono_tz::Tz;
 
@@ -619,6 +716,8 @@ mod tests {
     ) -> Vec<IntervalCount> {
         c.intervals(&"k", range, Grain::Hour, &["t"], |r: Range| async move {
             asked.lock().unwrap().push((r.from, r.to));
+            // A query takes a while: others may run meanwhile.
+            tokio::task::yield_now().await;
             let mut out = Vec::new();
             let mut t = r.from;
             while t < r.to {
@@ -693,7 +792,50 @@ mod tests {
         hours(&c, range, &asked).await;
         let asked = asked.lock().unwrap();
         assert_eq!(asked.len(), 2);
-        assert_eq!(asked[1], (range.from, range.to));
+        assert_eq!(asked[1], asked[0]);
+        assert_eq!(asked[1].1, range.to);
+    }
+
+    /// A miss in the recent span fetches the span whole, once: other
+    /// recent ranges of the key are then answered from it, and misses
+    /// that arrive while it runs wait for it.
+    #[tokio::test]
+    async fn a_recent_miss_warms_the_recent_span_once() {
+        let c = cache(&[("t", Some(1))]);
+        let asked = std::sync::Mutex::new(Vec::new());
+        let now = Utc::now();
+        let to = truncate(Tz::UTC, Grain::Hour, now) + chrono::Duration::hours(1);
+        let span = (
+            truncate(Tz::UTC, Grain::Hour, now - chrono::Duration::days(120)),
+            to,
+        );
+        let ago = |from_h: i64, hours: i64| Range {
+            tz: Tz::UTC,
+            from: to - chrono::Duration::hours(from_h),
+            to: to - chrono::Duration::hours(from_h - hours),
+        };
+        let last6 = hours(&c, ago(6, 6), &asked).await;
+        assert_eq!(last6.len(), 6);
+        assert_eq!(*asked.lock().unwrap(), [span]);
+        // Anywhere in the span: no query, and the counts of a direct read.
+        let month = hours(&c, ago(24 * 60, 24 * 30), &asked).await;
+        assert_eq!(month.len(), 720);
+        assert!(month
+            .iter()
+            .all(|c| c.count == (c.interval % 24 + 1) as u64));
+        assert_eq!(asked.lock().unwrap().len(), 1);
+        // Reaching before the span: the span is known, only the older
+        // hours are asked for.
+        let older = ago(24 * 121, 48);
+        hours(&c, older, &asked).await;
+        assert_eq!(asked.lock().unwrap()[1..], [(older.from, span.0)]);
+        // After a change, eight concurrent misses send one query.
+        c.set(&[("t", Some(2))]);
+        let ranges: Vec<Range> = (1..=8).map(|i| ago(10 * i, 5)).collect();
+        let answers =
+            futures_util::future::join_all(ranges.iter().map(|r| hours(&c, *r, &asked))).await;
+        assert!(answers.iter().all(|a| a.len() == 5));
+        assert_eq!(asked.lock().unwrap()[2..], [span]);
     }
 
     /// A poll that stops answering must not keep old fingerprints valid.
