@@ -113,9 +113,10 @@ pub struct ReportCache {
     answers: moka::sync::Cache<String, (u64, Shareable)>,
     values: moka::sync::Cache<String, (u64, Arc<dyn Any + Send + Sync>)>,
     slots: moka::sync::Cache<(u64, i64), (u64, Slotted)>,
-    /// One lock per filter key: its misses are fetched one at a time, so
-    /// concurrent misses wait for the first one's warm fetch.
-    warming: moka::sync::Cache<u64, Arc<tokio::sync::Mutex<()>>>,
+    /// One lock per key (answer, value or range filter): its misses run
+    /// one at a time, so concurrent misses of a key wait for the first
+    /// one's query and then read what it kept.
+    turns: moka::sync::Cache<u64, Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl std::fmt::Debug for ReportCache {
@@ -158,7 +159,7 @@ impl ReportCache {
                 .max_capacity(max_bytes / 8)
                 .weigher(|k: &String, _| weight(k.len()) + VALUE_WEIGHT)
                 .build(),
-            warming: moka::sync::Cache::builder()
+            turns: moka::sync::Cache::builder()
                 .time_to_idle(Duration::from_secs(60))
                 .build(),
         }
@@ -234,13 +235,22 @@ impl ReportCache {
             return run().await;
         };
         let key = format!("{}|{key}", Utc::now().date_naive());
-        if let Some((v, answer)) = self.answers.get(&key) {
-            if v == version {
-                count("answer", "hit");
-                return answer.into_response();
-            }
+        let kept = |version| {
+            self.answers
+                .get(&key)
+                .filter(|(v, _)| *v == version)
+                .map(|(_, a)| a.into_response())
+        };
+        if let Some(answer) = kept(version) {
+            count("answer", "hit");
+            return answer;
         }
         count("answer", "miss");
+        let _turn = self.turn(&("answer", &key)).await;
+        let version = self.version(tables).unwrap_or(version);
+        if let Some(answer) = kept(version) {
+            return answer;
+        }
         let answer = shareable(run().await).await;
         if answer.status == axum::http::StatusCode::OK {
             self.answers.insert(key, (version, answer.clone()));
@@ -266,13 +276,22 @@ impl ReportCache {
             return run().await.map(Arc::new);
         };
         let key = format!("{}|{key}", Utc::now().date_naive());
-        if let Some((v, value)) = self.values.get(&key) {
-            if let (true, Ok(value)) = (v == version, value.downcast::<T>()) {
-                count("value", "hit");
-                return Ok(value);
-            }
+        let kept = |version| {
+            self.values
+                .get(&key)
+                .filter(|(v, _)| *v == version)
+                .and_then(|(_, value)| value.downcast::<T>().ok())
+        };
+        if let Some(value) = kept(version) {
+            count("value", "hit");
+            return Ok(value);
         }
         count("value", "miss");
+        let _turn = self.turn(&("value", &key)).await;
+        let version = self.version(tables).unwrap_or(version);
+        if let Some(value) = kept(version) {
+            return Ok(value);
+        }
         let value = Arc::new(run().await?);
         self.values.insert(key, (version, value.clone()));
         Ok(value)
@@ -393,8 +412,7 @@ impl ReportCache {
         if !missed {
             return Ok(fill(&slots, known));
         }
-        let lock = self.warming.get_with(key, Default::default);
-        let _turn = lock.lock().await;
+        let _turn = self.turn(&key).await;
         // What the misses before this one (or a newer poll) brought.
         let version = self.version(tables).unwrap_or(version);
         known = self.known(key, version, &slots);
@@ -423,6 +441,18 @@ impl ReportCache {
         self.fetch_gaps(key, version, range, &slots, &mut known, &fetch)
             .await?;
         Ok(fill(&slots, known))
+    }
+
+    /// The lock of `key`'s misses, held until the guard drops. A miss
+    /// that took it looks again (under a version read again: still one
+    /// read before its own query) before running its query.
+    async fn turn(&self, key: &impl Hash) -> tokio::sync::OwnedMutexGuard<()> {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        self.turns
+            .get_with(h.finish(), Default::default)
+            .lock_owned()
+            .await
     }
 
     /// The cached value of each of `slots` for `version`.
@@ -873,6 +903,25 @@ mod tests {
         c.set(&[("t", Some(9))]);
         assert_eq!(ask(StatusCode::OK).await.status(), 200);
         assert_eq!(runs.load(Ordering::SeqCst), 3);
+    }
+
+    /// Concurrent misses of one key run its query once; another key's
+    /// don't wait for it.
+    #[tokio::test]
+    async fn concurrent_misses_of_a_key_share_one_query() {
+        let c = cache(&[("t", Some(1))]);
+        let runs = &AtomicU64::new(0);
+        let get = |key: &'static str| {
+            c.value(key.into(), &["t"], move || async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                Ok::<_, ()>(key.len())
+            })
+        };
+        let got = futures_util::future::join_all((0..8).map(|i| get(["a", "bb"][i % 2]))).await;
+        let got: Vec<usize> = got.into_iter().map(|v| *v.unwrap()).collect();
+        assert_eq!(got, [1, 2, 1, 2, 1, 2, 1, 2]);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 
     #[test]
