@@ -28,7 +28,12 @@
 //!   the recent span (`warm_span`) fetches that whole span for its report
 //!   and filter in one query, and concurrent misses of one filter wait for
 //!   that query rather than each sending their own: a cold or invalidated
-//!   filter costs one query, not one per range asked.
+//!   filter costs one query, not one per range asked. An interval over a
+//!   table whose rows count only from their partition key's time
+//!   (`versions::BY_TIME`) is kept under the fingerprint of the parts that
+//!   can hold rows before its end, so an insert of current events drops
+//!   the current intervals, not the closed ones; a late event drops those
+//!   from its own time on.
 
 use std::any::Any;
 use std::collections::hash_map::DefaultHasher;
@@ -90,8 +95,50 @@ fn warm_span(grain: Grain) -> chrono::Duration {
     }
 }
 
-/// Fingerprint per watched table; `None`: not a MergeTree.
-type Versions = HashMap<String, Option<u64>>;
+/// Parts per watched table; `None`: not a MergeTree.
+type Versions = HashMap<String, Option<Parts>>;
+
+/// One table's active parts as a poll read them: groups by the earliest
+/// time their parts can hold (`authpulse_store::versions`), in that order,
+/// and a fingerprint of every group up to each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Parts {
+    lower: Vec<i64>,
+    upto: Vec<u64>,
+}
+
+impl Parts {
+    fn new(mut groups: Vec<(i64, u64)>) -> Parts {
+        groups.sort_unstable();
+        let mut h = 0u64;
+        let upto = groups
+            .iter()
+            .map(|g| {
+                let mut hasher = DefaultHasher::new();
+                (h, g).hash(&mut hasher);
+                h = hasher.finish();
+                h
+            })
+            .collect();
+        Parts {
+            lower: groups.iter().map(|(l, _)| *l).collect(),
+            upto,
+        }
+    }
+
+    /// Of every part.
+    fn whole(&self) -> u64 {
+        self.upto.last().copied().unwrap_or(0)
+    }
+
+    /// Of the parts that can hold rows before `t` (epoch seconds).
+    fn before(&self, t: i64) -> u64 {
+        match self.lower.partition_point(|l| *l < t) {
+            0 => 0,
+            k => self.upto[k - 1],
+        }
+    }
+}
 
 /// Fingerprints this many polls old (and at least `MIN_STALE`) are no
 /// longer trusted, and a poll that takes this long is abandoned.
@@ -201,6 +248,21 @@ impl ReportCache {
     /// or too long ago,
     /// or a table that isn't a MergeTree).
     fn version(&self, tables: &[&str]) -> Option<u64> {
+        let versions = self.current(tables)?;
+        let mut h = DefaultHasher::new();
+        for t in tables {
+            // A missing table hashes as absent: its queries fail anyway.
+            (
+                t,
+                versions.get(*t).and_then(Option::as_ref).map(Parts::whole),
+            )
+                .hash(&mut h);
+        }
+        Some(h.finish())
+    }
+
+    /// The fingerprints last read, when they may be used for `tables`.
+    fn current(&self, tables: &[&str]) -> Option<Arc<Versions>> {
         if !self.on {
             return None;
         }
@@ -209,18 +271,41 @@ impl ReportCache {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()?;
-        if at.elapsed() > self.stale_after {
-            return None;
-        }
-        let mut h = DefaultHasher::new();
-        for t in tables {
-            // A missing table hashes as absent: its queries fail anyway.
-            match versions.get(*t) {
-                Some(None) => return None,
-                v => (t, v).hash(&mut h),
-            }
-        }
-        Some(h.finish())
+        let usable = at.elapsed() <= self.stale_after
+            && tables
+                .iter()
+                .all(|t| !matches!(versions.get(*t), Some(None)));
+        usable.then_some(versions)
+    }
+
+    /// The fingerprint each of `slots` is kept under: over a `BY_TIME`
+    /// table, of the parts that can hold rows before the slot ends; over
+    /// any other, of all its parts.
+    fn slot_versions(&self, tables: &[&str], slots: &[Slot]) -> Option<Vec<u64>> {
+        let versions = self.current(tables)?;
+        let parts: Vec<(&str, Option<&Parts>, bool)> = tables
+            .iter()
+            .map(|t| {
+                let p = versions.get(*t).and_then(Option::as_ref);
+                (*t, p, authpulse_store::versions::BY_TIME.contains(t))
+            })
+            .collect();
+        Some(
+            slots
+                .iter()
+                .map(|s| {
+                    let mut h = DefaultHasher::new();
+                    for (t, p, by_time) in &parts {
+                        let v = p.map(|p| match by_time {
+                            true => p.before(s.end.timestamp()),
+                            false => p.whole(),
+                        });
+                        (t, v).hash(&mut h);
+                    }
+                    h.finish()
+                })
+                .collect(),
+        )
     }
 
     /// The answer of `run` for `key`, from the cache while `tables` are
@@ -391,7 +476,9 @@ impl ReportCache {
         F: Fn(Range) -> Fut,
         Fut: Future<Output = Result<HashMap<i64, Slotted>, E>>,
     {
-        let (Some(version), Some(slots)) = (self.version(tables), slots(range, grain)) else {
+        let Some((versions, slots)) =
+            slots(range, grain).and_then(|s| Some((self.slot_versions(tables, &s)?, s)))
+        else {
             count("interval", "off");
             let mut all: Vec<(i64, Slotted)> = fetch(range).await?.into_iter().collect();
             all.sort_unstable_by_key(|(n, _)| *n);
@@ -403,7 +490,7 @@ impl ReportCache {
             range.tz.name().hash(&mut h);
             h.finish()
         };
-        let mut known = self.known(key, version, &slots);
+        let mut known = self.known(key, &versions, &slots);
         let missed = slots
             .iter()
             .zip(&known)
@@ -414,17 +501,19 @@ impl ReportCache {
         }
         let _turn = self.turn(&key).await;
         // What the misses before this one (or a newer poll) brought.
-        let version = self.version(tables).unwrap_or(version);
-        known = self.known(key, version, &slots);
+        let versions = self.slot_versions(tables, &slots).unwrap_or(versions);
+        known = self.known(key, &versions, &slots);
         if gaps(&known).is_empty() {
             return Ok(fill(&slots, known));
         }
         // The recent span is fetched with the range when they meet, and
         // kept; what the range needs is then read from what was kept.
-        if let Some(warm) = warm_hull(range, grain, Utc::now()).and_then(|r| self::slots(r, grain))
-        {
-            let mut wk = self.known(key, version, &warm);
-            self.fetch_gaps(key, version, range, &warm, &mut wk, &fetch)
+        let warm = warm_hull(range, grain, Utc::now())
+            .and_then(|r| self::slots(r, grain))
+            .and_then(|w| Some((self.slot_versions(tables, &w)?, w)));
+        if let Some((wv, warm)) = warm {
+            let mut wk = self.known(key, &wv, &warm);
+            self.fetch_gaps(key, &wv, range, &warm, &mut wk, &fetch)
                 .await?;
             let by_n: HashMap<i64, Slotted> = warm
                 .iter()
@@ -438,7 +527,7 @@ impl ReportCache {
                 }
             }
         }
-        self.fetch_gaps(key, version, range, &slots, &mut known, &fetch)
+        self.fetch_gaps(key, &versions, range, &slots, &mut known, &fetch)
             .await?;
         Ok(fill(&slots, known))
     }
@@ -455,15 +544,16 @@ impl ReportCache {
             .await
     }
 
-    /// The cached value of each of `slots` for `version`.
-    fn known(&self, key: u64, version: u64, slots: &[Slot]) -> Vec<Option<Slotted>> {
+    /// The cached value of each of `slots` kept under its version.
+    fn known(&self, key: u64, versions: &[u64], slots: &[Slot]) -> Vec<Option<Slotted>> {
         slots
             .iter()
-            .map(|s| {
+            .zip(versions)
+            .map(|(s, version)| {
                 s.cache
                     .then(|| self.slots.get(&(key, s.n)))
                     .flatten()
-                    .filter(|(v, _)| *v == version)
+                    .filter(|(v, _)| v == version)
                     .map(|(_, c)| c)
             })
             .collect()
@@ -474,7 +564,7 @@ impl ReportCache {
     async fn fetch_gaps<E, F, Fut>(
         &self,
         key: u64,
-        version: u64,
+        versions: &[u64],
         range: Range,
         slots: &[Slot],
         known: &mut [Option<Slotted>],
@@ -498,7 +588,8 @@ impl ReportCache {
             for i in a..=b {
                 let v = rows.remove(&slots[i].n).unwrap_or(Slotted::Empty);
                 if slots[i].cache {
-                    self.slots.insert((key, slots[i].n), (version, v.clone()));
+                    self.slots
+                        .insert((key, slots[i].n), (versions[i], v.clone()));
                 }
                 known[i] = Some(v);
             }
@@ -579,15 +670,7 @@ async fn poll(cache: Weak<ReportCache>, store: Store, every: Duration) {
                 if std::mem::take(&mut failing) {
                     tracing::info!("table versions read again; report cache back on");
                 }
-                cache.set_versions(
-                    Some(
-                        rows.into_iter()
-                            .map(|r| (r.table, r.mergetree.then_some(r.fingerprint)))
-                            .collect(),
-                    ),
-                    at,
-                    epoch,
-                )
+                cache.set_versions(Some(versions(rows)), at, epoch)
             }
             Err(e) => {
                 if !std::mem::replace(&mut failing, true) {
@@ -597,6 +680,22 @@ async fn poll(cache: Weak<ReportCache>, store: Store, every: Duration) {
             }
         }
     }
+}
+
+/// The rows of a poll (groups of parts per table) as `Versions`.
+fn versions(rows: Vec<authpulse_store::versions::TableVersion>) -> Versions {
+    let mut groups: HashMap<String, Option<Vec<(i64, u64)>>> = HashMap::new();
+    for r in rows {
+        let table = groups.entry(r.table).or_insert_with(|| Some(Vec::new()));
+        match (r.mergetree, table.as_mut()) {
+            (true, Some(g)) => g.push((r.lower, r.fingerprint)),
+            _ => *table = None,
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(t, g)| (t, g.map(Parts::new)))
+        .collect()
 }
 
 /// One report interval of a range: its number, its instants within the
@@ -732,7 +831,10 @@ mod tests {
 
     impl ReportCache {
         fn set(&self, versions: &[(&str, Option<u64>)]) {
-            let v = versions.iter().map(|(t, f)| (t.to_string(), *f)).collect();
+            let v = versions
+                .iter()
+                .map(|(t, f)| (t.to_string(), f.map(|f| Parts::new(vec![(0, f)]))))
+                .collect();
             self.set_versions(Some(v), Instant::now(), self.epoch.load(Ordering::SeqCst));
         }
     }
@@ -744,7 +846,16 @@ mod tests {
         range: Range,
         asked: &std::sync::Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>,
     ) -> Vec<IntervalCount> {
-        c.intervals(&"k", range, Grain::Hour, &["t"], |r: Range| async move {
+        hours_of(c, &["t"], range, asked).await
+    }
+
+    async fn hours_of(
+        c: &ReportCache,
+        tables: &[&str],
+        range: Range,
+        asked: &std::sync::Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>,
+    ) -> Vec<IntervalCount> {
+        c.intervals(&"k", range, Grain::Hour, tables, |r: Range| async move {
             asked.lock().unwrap().push((r.from, r.to));
             // A query takes a while: others may run meanwhile.
             tokio::task::yield_now().await;
@@ -868,13 +979,95 @@ mod tests {
         assert_eq!(asked.lock().unwrap()[2..], [span]);
     }
 
+    #[test]
+    fn parts_before_a_time_ignore_later_groups() {
+        let p = Parts::new(vec![(200, 3), (0, 1), (100, 2)]);
+        assert_eq!(p.before(0), 0);
+        assert_eq!(p.before(50), p.before(100));
+        assert_ne!(p.before(100), p.before(101));
+        assert_eq!(p.before(201), p.whole());
+        let q = Parts::new(vec![(0, 1), (100, 2), (200, 4)]);
+        assert_eq!(p.before(200), q.before(200));
+        assert_ne!(p.whole(), q.whole());
+        assert_ne!(
+            Parts::new(vec![(0, 1)]).whole(),
+            Parts::new(vec![(0, 2)]).whole()
+        );
+    }
+
+    /// Over a `BY_TIME` table, new parts drop only the intervals they can
+    /// hold rows of: current events the current hour, a late event the
+    /// hours from its own on.
+    #[tokio::test]
+    async fn new_parts_drop_only_the_intervals_from_their_time() {
+        const T: &str = "login_hourly";
+        assert!(authpulse_store::versions::BY_TIME.contains(&T));
+        let c = ReportCache::new(true, 1 << 20);
+        let set = |groups: &[(i64, u64)]| {
+            let v = [(T.to_string(), Some(Parts::new(groups.to_vec())))];
+            c.set_versions(
+                Some(v.into_iter().collect()),
+                Instant::now(),
+                c.epoch.load(Ordering::SeqCst),
+            );
+        };
+        let asked = std::sync::Mutex::new(Vec::new());
+        let hour = truncate(Tz::UTC, Grain::Hour, Utc::now());
+        let range = Range {
+            tz: Tz::UTC,
+            from: hour - chrono::Duration::hours(48),
+            to: hour + chrono::Duration::hours(1),
+        };
+        set(&[(0, 1)]);
+        hours_of(&c, &[T], range, &asked).await;
+        hours_of(&c, &[T], range, &asked).await;
+        assert_eq!(asked.lock().unwrap().len(), 1);
+        // An insert of this hour's events.
+        set(&[(0, 1), (hour.timestamp() + 5, 2)]);
+        let got = hours_of(&c, &[T], range, &asked).await;
+        assert_eq!(got.len(), 49);
+        assert_eq!(asked.lock().unwrap()[1], (hour, range.to));
+        // A late event from 30 hours ago (its part starts mid-hour).
+        let late = hour - chrono::Duration::hours(30) + chrono::Duration::minutes(7);
+        set(&[(0, 1), (late.timestamp(), 3), (hour.timestamp() + 5, 2)]);
+        hours_of(&c, &[T], range, &asked).await;
+        assert_eq!(
+            asked.lock().unwrap()[2],
+            (hour - chrono::Duration::hours(30), range.to)
+        );
+        // A merge of everything: every hour again.
+        set(&[(0, 4)]);
+        hours_of(&c, &[T], range, &asked).await;
+        assert_eq!(asked.lock().unwrap().len(), 4);
+        assert_eq!(asked.lock().unwrap()[3].1, range.to);
+        // Not a BY_TIME table: a part from now on drops every hour.
+        c.set(&[("t", Some(1))]);
+        hours_of(&c, &["t"], range, &asked).await;
+        let n = asked.lock().unwrap().len();
+        let v = [(
+            "t".to_string(),
+            Some(Parts::new(vec![(0, 1), (hour.timestamp(), 2)])),
+        )];
+        c.set_versions(
+            Some(v.into_iter().collect()),
+            Instant::now(),
+            c.epoch.load(Ordering::SeqCst),
+        );
+        hours_of(&c, &["t"], range, &asked).await;
+        let asked = asked.lock().unwrap();
+        assert_eq!(asked.len(), n + 1);
+        assert!(asked[n].0 <= range.from);
+    }
+
     /// A poll that stops answering must not keep old fingerprints valid.
     #[test]
     fn fingerprints_read_too_long_ago_are_not_trusted() {
         let c = cache(&[("t", Some(1))]);
         assert!(c.version(&["t"]).is_some());
         let old = Instant::now() - c.stale_after - Duration::from_millis(1);
-        let v = [("t".to_string(), Some(1))].into_iter().collect();
+        let v = [("t".to_string(), Some(Parts::new(vec![(0, 1)])))]
+            .into_iter()
+            .collect();
         c.set_versions(Some(v), old, c.epoch.load(Ordering::SeqCst));
         assert_eq!(c.version(&["t"]), None);
         assert_eq!(stale_after(Duration::from_millis(100)), MIN_STALE);

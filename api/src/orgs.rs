@@ -260,7 +260,7 @@ async fn trends(
             &("org login days", org),
             days,
             Grain::Day,
-            versions::ORG_ANALYTICS,
+            versions::ORG_LOGIN_DAYS,
             |r| {
                 let (store, gate) = (store.clone(), gate.clone());
                 async move {
@@ -383,7 +383,7 @@ async fn day_groups(
             &("org login days by", group, org),
             utc_days(from, to),
             Grain::Day,
-            versions::ORG_ANALYTICS,
+            versions::ORG_LOGIN_DAYS,
             |r| {
                 let (store, gate) = (store.clone(), gate.clone());
                 async move {

@@ -36,6 +36,23 @@ pub const TOTALS: &[&str] = &["registrations_now", "login_totals", "registration
 /// Tables read by the org analytics (after the slug is resolved through
 /// `org_claims`, which is listed so a re-pointed slug drops its answers).
 pub const ORG_ANALYTICS: &[&str] = &["org_claims", "login_hourly", "application_names"];
+/// Tables read by the org analytics' per-day counts (keyed by the org's
+/// id, so the slug's claims don't change them).
+pub const ORG_LOGIN_DAYS: &[&str] = &["login_hourly"];
+/// Tables whose rows count only towards report intervals at or after their
+/// partition key's time: every per-interval query that reads them filters
+/// on that column (checked by `by_time_tables_filter_on_their_partition_key`).
+/// A cached interval over them depends only on parts that can hold rows
+/// before its end; the snapshots and claims are not listed (their rows
+/// count towards any interval).
+pub const BY_TIME: &[&str] = &[
+    "active_users_daily",
+    "active_users_monthly",
+    "login_counts_15m",
+    "login_hourly",
+    "registration_counts_15m",
+    "registration_hourly",
+];
 /// Tables read by [`Store::recent_logins`] (and the slug's `org_claims`).
 pub const RECENT_LOGINS: &[&str] = &["org_claims", "login_hourly", "login_events"];
 /// Tables read by [`Store::audit_page`].
@@ -82,19 +99,23 @@ pub fn watched() -> Vec<&'static str> {
     all
 }
 
-/// One table's state.
+/// One group of a table's active parts: those that can hold rows from
+/// `lower` on (an empty table has one group, fingerprint 0).
 #[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
 pub struct TableVersion {
     pub table: String,
     /// Whether the table holds its own parts (a `*MergeTree`); only then
     /// does the fingerprint follow its data.
     pub mergetree: bool,
-    /// XOR of a hash per active part; 0 for an empty table.
+    /// The earliest time the group's parts can hold (epoch seconds; 0 when
+    /// the partition key has no time).
+    pub lower: i64,
+    /// XOR of a hash per active part of the group.
     pub fingerprint: u64,
 }
 
 impl Store {
-    /// The fingerprint of each of `tables` that exists.
+    /// The fingerprints of each of `tables` that exists, per group of parts.
     pub async fn table_versions(&self, tables: &[&str]) -> Result<Vec<TableVersion>> {
         Ok(self
             .client
@@ -168,6 +189,14 @@ mod tests {
                 ],
             ),
             (
+                ORG_LOGIN_DAYS,
+                &[
+                    include_str!("../orgs/org_login_days.sql"),
+                    include_str!("../orgs/org_login_days_by_service.sql"),
+                    include_str!("../orgs/org_login_days_by_provider.sql"),
+                ],
+            ),
+            (
                 RECENT_LOGINS,
                 &[
                     include_str!("../orgs/org_by_slug.sql"),
@@ -212,6 +241,78 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A `BY_TIME` table's rows must count only towards intervals at or
+    /// after their partition key's time: each per-interval query reading
+    /// it bounds its range on that column.
+    #[test]
+    fn by_time_tables_filter_on_their_partition_key() {
+        let schema = [
+            include_str!("../../sql/schema/01_logins.sql"),
+            include_str!("../../sql/schema/02_registrations.sql"),
+            include_str!("../../sql/schema/06_active_users.sql"),
+        ]
+        .concat();
+        let per_interval: &[(&[&str], &[&str])] = &[
+            (
+                LOGIN_COUNTS,
+                &[
+                    include_str!("../fusionauth/login_counts.sql"),
+                    include_str!("../fusionauth/login_counts_hourly.sql"),
+                ],
+            ),
+            (
+                REGISTRATION_COUNTS,
+                &[
+                    include_str!("../fusionauth/registration_counts.sql"),
+                    include_str!("../fusionauth/registration_counts_hourly.sql"),
+                ],
+            ),
+            (
+                ACTIVE_USERS_APPS,
+                &[
+                    include_str!("../fusionauth/active_users_daily.sql"),
+                    include_str!("../fusionauth/active_users_monthly.sql"),
+                ],
+            ),
+            (
+                ORG_LOGIN_DAYS,
+                &[
+                    include_str!("../orgs/org_login_days.sql"),
+                    include_str!("../orgs/org_login_days_by_service.sql"),
+                    include_str!("../orgs/org_login_days_by_provider.sql"),
+                ],
+            ),
+        ];
+        for table in BY_TIME {
+            let create = format!("CREATE TABLE IF NOT EXISTS {table}\n");
+            let at = schema.find(&create).expect("table in the schema") + create.len();
+            let def = &schema[at..at + schema[at..].find(";").expect("statement end")];
+            let key = def
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("PARTITION BY "))
+                .unwrap_or_else(|| panic!("{table} has no PARTITION BY"));
+            let column = key
+                .split(['(', ')'])
+                .nth(1)
+                .unwrap_or_else(|| panic!("{table}: no column in {key}"));
+            let mut read = 0;
+            for (listed, sqls) in per_interval {
+                for sql in sqls
+                    .iter()
+                    .filter(|s| tables_read(s).iter().any(|t| t == table))
+                {
+                    assert!(listed.contains(table));
+                    assert!(
+                        sql.contains(&format!("AND {column} < ")),
+                        "a query over {table} has no upper bound on {column}"
+                    );
+                    read += 1;
+                }
+            }
+            assert!(read > 0, "{table} is read by no per-interval query");
         }
     }
 
