@@ -111,10 +111,11 @@ fn overload_is_503_with_retry_after_and_identical_requests_share_queries() {
             ("AUTHPULSE_STORE_WAIT_MS", "300"),
         ],
     );
-    // Distinct requests (different start), so nothing is coalesced.
+    // Distinct requests (a different application each, so neither the
+    // report cache's per-filter span nor coalescing serves them together).
     let answers = burst(&tight, 80, |i| {
         format!(
-            "/api/report/login?start={}&end={now}",
+            "/api/report/login?applicationId=00000000-0000-4000-8000-{i:012}&start={}&end={now}",
             now - 86_400_000 - i as i64
         )
     });

@@ -235,7 +235,7 @@ done
 {
   echo
   echo "\`identical\`: every connection sends the same four requests, so concurrent identical requests share one ClickHouse execution."
-  echo "\`distinct\`: every request has its own \`start\` (1 ms apart), so nothing is shared and only the admission bound protects ClickHouse; overload must show as 503 with Retry-After."
+  echo "\`distinct\`: every request has its own \`start\` (1 ms apart) and, for FusionAuth reports, its own \`applicationId\`, so nothing is shared or cached and only the admission bound protects ClickHouse; overload must show as 503 with Retry-After."
 } >>"$REPORT"
 grep -c 'store overloaded' "$WORK/api.log" | xargs -I{} echo "- ClickHouse refusals mapped to 503 during the run: {}" >>"$REPORT" || true
 

@@ -3,7 +3,8 @@
 -- machine-readable line (LOAD|...) with throughput and latency.
 -- Environment: LOAD_PATHS (paths separated by spaces), LOAD_AUTH (the
 -- Authorization value), LOAD_DISTINCT=1 to make every request unique
--- (each with its own `start`) so nothing is coalesced.
+-- (its own `start`, and for FusionAuth reports its own applicationId) so
+-- nothing is coalesced or served from the report cache.
 local paths = {}
 for p in string.gmatch(os.getenv("LOAD_PATHS") or "/", "%S+") do
   table.insert(paths, p)
@@ -32,6 +33,11 @@ function request()
     path = string.gsub(path, "start=(%d+)", function(s)
       return "start=" .. tostring(tonumber(s) - (id * 10000000 + counter))
     end)
+    -- The report cache keeps a recent span per filter, so a new start alone
+    -- is served from it: FusionAuth reports also get their own application.
+    if string.find(path, "^/api/report/") then
+      path = path .. string.format("&applicationId=00000000-0000-4000-8000-%012d", id * 100000000 + counter)
+    end
   end
   return wrk.format("GET", path, { ["Authorization"] = auth })
 end
