@@ -25,10 +25,11 @@
 //!   overlapping ranges share work. The current interval is cached like
 //!   the others: its count changes only with its tables, which the next
 //!   poll sees (a fresh event waits for at most one poll). A miss inside
-//!   the recent span (`warm_span`) fetches that whole span for its report
-//!   and filter in one query, and concurrent misses of one filter wait for
-//!   that query rather than each sending their own: a cold or invalidated
-//!   filter costs one query, not one per range asked. An interval over a
+//!   the recent span (`warm_span`) of a cold filter (less than half of
+//!   its span kept) fetches that whole span for its report and filter in
+//!   one query, and concurrent misses of one filter wait for
+//!   that query rather than each sending their own: a cold filter costs
+//!   one query, not one per range asked. An interval over a
 //!   table whose rows count only from their partition key's time
 //!   (`versions::BY_TIME`) is kept under the fingerprint of the parts that
 //!   can hold rows before its end, so an insert of current events drops
@@ -506,13 +507,22 @@ impl ReportCache {
         if gaps(&known).is_empty() {
             return Ok(fill(&slots, known));
         }
-        // The recent span is fetched with the range when they meet, and
-        // kept; what the range needs is then read from what was kept.
+        // The recent span is fetched with the range when they meet and the
+        // filter is cold (less than half of its span kept), and kept; what
+        // the range needs is then read from what was kept. A warm filter
+        // fetches only the range's own gaps: an insert at some past time
+        // drops every interval from that time on, and re-reading all of
+        // them on each insert would put a long query before every fresh
+        // answer.
         let warm = warm_hull(range, grain, Utc::now())
             .and_then(|r| self::slots(r, grain))
-            .and_then(|w| Some((self.slot_versions(tables, &w)?, w)));
-        if let Some((wv, warm)) = warm {
-            let mut wk = self.known(key, &wv, &warm);
+            .and_then(|w| Some((self.slot_versions(tables, &w)?, w)))
+            .map(|(wv, w)| {
+                let wk = self.known(key, &wv, &w);
+                (wv, w, wk)
+            })
+            .filter(|(_, _, wk)| wk.iter().filter(|k| k.is_some()).count() * 2 < wk.len());
+        if let Some((wv, warm, mut wk)) = warm {
             self.fetch_gaps(key, &wv, range, &warm, &mut wk, &fetch)
                 .await?;
             let by_n: HashMap<i64, Slotted> = warm
@@ -977,6 +987,50 @@ mod tests {
             futures_util::future::join_all(ranges.iter().map(|r| hours(&c, *r, &asked))).await;
         assert!(answers.iter().all(|a| a.len() == 5));
         assert_eq!(asked.lock().unwrap()[2..], [span]);
+    }
+
+    /// Once most of a filter's span is kept, a late event drops the
+    /// intervals from its time on, and a miss then reads only its own
+    /// range, not the span from the late event's time; a change that
+    /// drops more than half of the span makes the filter cold again.
+    #[tokio::test]
+    async fn a_warm_filter_reads_only_its_range_after_a_late_event() {
+        const T: &str = "login_hourly";
+        let c = ReportCache::new(true, 1 << 20);
+        let set = |groups: &[(i64, u64)]| {
+            let v = [(T.to_string(), Some(Parts::new(groups.to_vec())))];
+            c.set_versions(
+                Some(v.into_iter().collect()),
+                Instant::now(),
+                c.epoch.load(Ordering::SeqCst),
+            );
+        };
+        let asked = std::sync::Mutex::new(Vec::new());
+        let to = truncate(Tz::UTC, Grain::Hour, Utc::now()) + chrono::Duration::hours(1);
+        let last6 = Range {
+            tz: Tz::UTC,
+            from: to - chrono::Duration::hours(6),
+            to,
+        };
+        set(&[(0, 1)]);
+        hours_of(&c, &[T], last6, &asked).await;
+        let span_from = asked.lock().unwrap()[0].0;
+        assert!(span_from < to - chrono::Duration::days(119));
+        // A late event 40 days back: a third of the span dropped.
+        let late = (to - chrono::Duration::days(40)).timestamp();
+        set(&[(0, 1), (late, 2)]);
+        let got = hours_of(&c, &[T], last6, &asked).await;
+        assert_eq!(got.len(), 6);
+        assert_eq!(asked.lock().unwrap()[1..], [(last6.from, last6.to)]);
+        // One 100 days back: most of the span dropped, fetched again whole
+        // from there.
+        let older = to - chrono::Duration::days(100);
+        set(&[(0, 1), (older.timestamp(), 3), (late, 2)]);
+        hours_of(&c, &[T], last6, &asked).await;
+        assert_eq!(
+            asked.lock().unwrap()[2..],
+            [(truncate(Tz::UTC, Grain::Hour, older), to)]
+        );
     }
 
     #[test]
