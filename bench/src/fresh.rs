@@ -53,6 +53,9 @@ pub struct EndpointFresh {
     pub path: String,
     /// Over the markers that became visible.
     pub stats: Option<Stats>,
+    /// Each read of the endpoint while markers were awaited: the API's
+    /// (and its queries') part of produce → visible.
+    pub polls: Option<Stats>,
     /// Markers not visible within [`GIVE_UP`].
     pub missed: u64,
     /// The first failure: of the answer before a marker (the endpoint was
@@ -580,6 +583,7 @@ async fn endpoint_freshness(
     let mut out = Vec::new();
     for probe in probes() {
         let mut h = histogram();
+        let mut polls = histogram();
         let mut missed = 0;
         let mut error = None;
         for _ in 0..markers {
@@ -594,7 +598,10 @@ async fn endpoint_freshness(
             let sent = Instant::now();
             produce(producer, topic, &e).await?;
             loop {
-                match read(http, base, &probe, creds).await {
+                let asked = Instant::now();
+                let answer = read(http, base, &probe, creds).await;
+                polls.record(asked.elapsed().as_micros().max(1) as u64)?;
+                match answer {
                     Ok(now) if now != before => {
                         h.record(sent.elapsed().as_micros().max(1) as u64)?;
                         break;
@@ -615,15 +622,17 @@ async fn endpoint_freshness(
             }
         }
         let stats = (!h.is_empty()).then(|| Stats::of(&h));
+        let polls = (!polls.is_empty()).then(|| Stats::of(&polls));
         eprintln!(
             "   {:<26} {}",
             probe.endpoint,
             match (stats, &error) {
                 (Some(s), e) => format!(
-                    "p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms  missed {missed}{}",
+                    "p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms  poll p99 {:.0} ms  missed {missed}{}",
                     s.p50_ms,
                     s.p99_ms,
                     s.max_ms,
+                    polls.map_or(0.0, |p| p.p99_ms),
                     e.as_ref().map(|e| format!("  ({e})")).unwrap_or_default()
                 ),
                 (None, Some(e)) => format!("failed: {e}"),
@@ -634,6 +643,7 @@ async fn endpoint_freshness(
             endpoint: probe.endpoint,
             path: probe.path.clone(),
             stats,
+            polls,
             missed,
             error,
         });

@@ -70,6 +70,7 @@ pub fn json(r: &Results) -> Value {
             "cpu_seconds": {"consumer": f.cpu[0], "api": f.cpu[1], "clickhouse": f.cpu[2], "broker": f.cpu[3]},
             "endpoints": f.endpoints.iter().map(|e| json!({
                 "endpoint": e.endpoint, "path": e.path, "latency": stats_json(&e.stats),
+                "polls": stats_json(&e.polls),
                 "missed": e.missed, "error": e.error,
             })).collect::<Vec<_>>(),
             "endpoints_error": f.endpoints_error,
@@ -578,6 +579,7 @@ mod tests {
             endpoint,
             path: "/x".into(),
             stats: stats(p99 / 2.0, p99),
+            polls: stats(5.0, 10.0),
             missed: 0,
             error: None,
         };
@@ -637,7 +639,7 @@ mod tests {
             "| Porta stats | 200 | 40.00 | 80.00 | 81.00 | 200 | 450.00 | 900.00 |",
             "Highest p99 per kind with the cache on: Porta stats (p99 80 ms, p50 40.0 ms).",
             "counted (+1), one at now − 7 d − 1 min stored (1 raw row) and not counted",
-            "| Janssen stat | `/x` | 1250 | 2500 | 2501 | 0 |",
+            "| Janssen stat | `/x` | 1250 | 2500 | 2501 | 5 / 10 | 0 |",
             "- Freshness: p99 above 2 s for Janssen stat (2500 ms), at 39000 events/s",
             "- Many readers: 0.20× of `SELECT 1` (target ≥ 0.25×)",
             "a report costs ClickHouse 7.5 ms of CPU on average over the endpoints: at that cost 2 cores serve at most 267 reports/s, 0.05× the `SELECT 1` rate.",
