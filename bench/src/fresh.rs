@@ -44,6 +44,12 @@ pub struct FreshResult {
     pub consumer_peak_rss: Option<u64>,
     /// CPU seconds during the marker phase: consumer, api, ClickHouse, broker.
     pub cpu: [Option<f64>; 4],
+    /// Share of the machine's cores busy during the marker phase (every
+    /// process, the bench's own included; /proc/stat).
+    pub machine_busy: Option<f64>,
+    /// What ClickHouse's own counters (`system.events`) say it did during
+    /// the marker phase.
+    pub clickhouse: Option<String>,
     pub metrics: Option<String>,
 }
 
@@ -435,6 +441,7 @@ pub async fn run(ctx: &Ctx, rate: f64, db: Option<&str>) -> anyhow::Result<Fresh
         ..Profile::default()
     };
     let cpu0 = cpu(ctx, &ingest, &api);
+    let (stat0, events0) = (machine_stat(), ch_events(ctx).await);
     let produced = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let bulk = {
@@ -482,6 +489,12 @@ pub async fn run(ctx: &Ctx, rate: f64, db: Option<&str>) -> anyhow::Result<Fresh
         None
     };
     let cpu1 = cpu(ctx, &ingest, &api);
+    let machine_busy = stat0
+        .zip(machine_stat())
+        .and_then(|((b0, t0), (b1, t1))| (t1 > t0).then(|| (b1 - b0) as f64 / (t1 - t0) as f64));
+    let clickhouse = events0
+        .zip(ch_events(ctx).await)
+        .map(|(a, b)| ch_summary(&a, &b));
     let mut used = [None; 4];
     for i in 0..4 {
         used[i] = cpu0[i].zip(cpu1[i]).map(|(a, b)| b - a);
@@ -509,6 +522,8 @@ pub async fn run(ctx: &Ctx, rate: f64, db: Option<&str>) -> anyhow::Result<Fresh
         window_error,
         consumer_peak_rss,
         cpu: used,
+        machine_busy,
+        clickhouse,
         metrics,
     })
 }
@@ -521,6 +536,75 @@ fn cpu(ctx: &Ctx, ingest: &super::Child, api: &super::Child) -> [Option<f64>; 4]
         ch,
         broker,
     ]
+}
+
+/// Busy and total jiffies of all cores so far (/proc/stat's first line;
+/// idle and iowait are not busy).
+fn machine_stat() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = f.iter().sum();
+    let idle = f.get(3)? + f.get(4)?;
+    Some((total - idle, total))
+}
+
+/// The `system.events` counters the freshness notes use.
+const CH_EVENTS: [&str; 9] = [
+    "OSCPUVirtualTimeMicroseconds",
+    "OSCPUWaitMicroseconds",
+    "InsertQueryTimeMicroseconds",
+    "SelectQueryTimeMicroseconds",
+    "SelectQuery",
+    "Merge",
+    "MergeTotalMilliseconds",
+    "InsertedCompactParts",
+    "InsertedWideParts",
+];
+
+async fn ch_events(ctx: &Ctx) -> Option<std::collections::HashMap<String, u64>> {
+    ctx.ch
+        .client()
+        .query("SELECT event, value FROM system.events WHERE event IN ?")
+        .bind(CH_EVENTS.as_slice())
+        .fetch_all::<(String, u64)>()
+        .await
+        .ok()
+        .map(|rows| rows.into_iter().collect())
+}
+
+/// The counters' change between two reads, in words.
+fn ch_summary(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+) -> String {
+    let d = |e: &str| {
+        after
+            .get(e)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(before.get(e).copied().unwrap_or(0))
+    };
+    let secs = |us: u64| us as f64 / 1e6;
+    format!(
+        "queries' threads on a core {:.1} s and ready but waiting for one {:.1} s; \
+         insert queries {:.1} s, {} select queries {:.1} s (wall time, summed); \
+         {} parts written by inserts, {} merges taking {:.1} s",
+        secs(d("OSCPUVirtualTimeMicroseconds")),
+        secs(d("OSCPUWaitMicroseconds")),
+        secs(d("InsertQueryTimeMicroseconds")),
+        d("SelectQuery"),
+        secs(d("SelectQueryTimeMicroseconds")),
+        d("InsertedCompactParts") + d("InsertedWideParts"),
+        d("Merge"),
+        d("MergeTotalMilliseconds") as f64 / 1e3,
+    )
 }
 
 struct Creds {

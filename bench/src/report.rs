@@ -68,6 +68,8 @@ pub fn json(r: &Results) -> Value {
             "consumer_peak_rss_bytes": f.consumer_peak_rss,
             "consumer_metrics": f.metrics,
             "cpu_seconds": {"consumer": f.cpu[0], "api": f.cpu[1], "clickhouse": f.cpu[2], "broker": f.cpu[3]},
+            "machine_busy": f.machine_busy,
+            "clickhouse": f.clickhouse,
             "endpoints": f.endpoints.iter().map(|e| json!({
                 "endpoint": e.endpoint, "path": e.path, "latency": stats_json(&e.stats),
                 "polls": stats_json(&e.polls),
@@ -333,6 +335,8 @@ fn derived(r: &Results) -> Value {
             "missed": missed,
             "failed": failed,
             "met": met,
+            "reads_p99": f.endpoints.iter().filter_map(|e| e.polls.map(|p| p.p99_ms))
+                .max_by(|a, b| a.total_cmp(b)),
             "over": f.endpoints.iter().filter_map(|e| e.stats.filter(|s| s.p99_ms > FRESH_TARGET_MS)
                 .map(|s| format!("{} ({:.0} ms)", e.endpoint, s.p99_ms))).collect::<Vec<_>>(),
         });
@@ -606,6 +610,8 @@ mod tests {
                 window_error: None,
                 consumer_peak_rss: Some(100 << 20),
                 cpu: [Some(100.0), Some(10.0), Some(300.0), Some(100.0)],
+                machine_busy: Some(0.93),
+                clickhouse: Some("merges".into()),
                 metrics: Some("9 batches stored in 3 store groups".into()),
             }),
             latency: vec![size(100_000_000, 20.0, 700.0)],
@@ -644,6 +650,7 @@ mod tests {
             "- Many readers: 0.20× of `SELECT 1` (target ≥ 0.25×)",
             "a report costs ClickHouse 7.5 ms of CPU on average over the endpoints: at that cost 2 cores serve at most 267 reports/s, 0.05× the `SELECT 1` rate.",
             "The consumer's stores during the step: 9 batches stored in 3 store groups; the timer plus two such stores",
+            "the whole machine, the bench's load generator and pollers included, 93 % busy: near 100 % the cores bound it. ClickHouse's own counters over the step: merges. One read of an endpoint took at most 10 ms at p99",
         ] {
             assert!(md.contains(line), "missing {line:?} in:\n{md}");
         }
