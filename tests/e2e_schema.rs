@@ -450,3 +450,75 @@ fn databases_of_earlier_releases_upgrade_keeping_their_data_and_answers() {
         .unwrap();
     assert_same_objects(&stack, "fresh", "release18");
 }
+
+/// A refresh that began before an upgrade must not undo it: a refreshable
+/// view builds its new table with its target's shape at the start and swaps
+/// it in at the end, so an `ADD COLUMN` on the target during a refresh was
+/// lost (0021 on `active_users_monthly_now`, whose snapshot refreshes every
+/// 10 s). Here the refresh is made to take 30 s and is running when the
+/// remaining migrations are applied.
+#[test]
+fn an_upgrade_during_a_snapshot_refresh_keeps_its_columns() {
+    let stack = Stack::start("schema-refresh");
+    let ch = server(&stack);
+    let rt = runtime();
+    let zones = zones();
+    rt.block_on(authpulse_store::migrate_by_replay(
+        &ch,
+        "upgrading",
+        &zones,
+        20,
+    ))
+    .unwrap();
+    let view = "upgrading.active_users_monthly_now_rmv";
+    stack.query(&format!(
+        "ALTER TABLE {view} MODIFY QUERY \
+         SELECT now64(3, 'UTC') AS as_of, 'UTC' AS tz, toDate('2026-01-01') AS month, \
+         toUInt64(sleepEachRow(1)) AS users FROM numbers(30) SETTINGS max_block_size = 1"
+    ));
+    stack.query(&format!("SYSTEM REFRESH VIEW {view}"));
+    let running = eventually(std::time::Duration::from_secs(20), || {
+        (stack
+            .query(
+                "SELECT status FROM system.view_refreshes \
+                 WHERE database = 'upgrading' AND view = 'active_users_monthly_now_rmv'",
+            )
+            .trim()
+            == "Running")
+            .then_some(())
+    });
+    assert!(running.is_some(), "the slow refresh never started");
+
+    rt.block_on(authpulse_store::migrate(&ch, "upgrading", &zones, None))
+        .unwrap();
+    // Whatever the refresh was doing has ended, and the view refreshes
+    // again with the migrations' query.
+    rt.block_on(async {
+        ch.query(&format!("SYSTEM REFRESH VIEW {view}"))
+            .execute()
+            .await
+            .unwrap();
+        ch.query(&format!("SYSTEM WAIT VIEW {view}"))
+            .execute()
+            .await
+            .expect(
+                "the snapshot no longer refreshes after the upgrade (its table lost a column?)",
+            );
+    });
+    let columns = stack.query(
+        "SELECT name FROM system.columns WHERE database = 'upgrading' \
+         AND table = 'active_users_monthly_now' ORDER BY position FORMAT TSVRaw",
+    );
+    assert_eq!(
+        columns.split_whitespace().collect::<Vec<_>>(),
+        ["as_of", "tz", "month", "users", "state"],
+        "the refresh in progress swapped back the old shape"
+    );
+    let status = stack.query(
+        "SELECT status FROM system.view_refreshes WHERE database = 'upgrading' ORDER BY view",
+    );
+    assert!(
+        !status.contains("Disabled"),
+        "refreshes left stopped after the upgrade:\n{status}"
+    );
+}

@@ -336,27 +336,41 @@ async fn migrate_with(
             "new database built from the schema files"
         );
     } else {
-        for m in MIGRATIONS {
-            if replay_to.is_some_and(|v| m.version > v) {
-                break;
-            }
-            let checksum = checksum(m.sql);
-            if let Some(done) = applied.iter().find(|a| a.version == m.version) {
-                if done.checksum != checksum {
-                    return Err(Error::MigrationChanged {
-                        file: m.file,
-                        recorded: done.checksum.clone(),
-                        current: checksum,
-                    });
+        let on = cluster.map(|c| c.on_cluster()).unwrap_or_default();
+        let mut paused = Vec::new();
+        let replayed = async {
+            for m in MIGRATIONS {
+                if replay_to.is_some_and(|v| m.version > v) {
+                    break;
                 }
-                report.already += 1;
-                continue;
+                let checksum = checksum(m.sql);
+                if let Some(done) = applied.iter().find(|a| a.version == m.version) {
+                    if done.checksum != checksum {
+                        return Err(Error::MigrationChanged {
+                            file: m.file,
+                            recorded: done.checksum.clone(),
+                            current: checksum,
+                        });
+                    }
+                    report.already += 1;
+                    continue;
+                }
+                // Views an earlier migration of this run created refresh
+                // at once: paused before every file, not once.
+                pause_refreshes(&db, &on, &mut paused).await?;
+                run_all(&db, m.file, &render(m.sql)).await?;
+                record(&db, m).await?;
+                tracing::info!(file = m.file, "migration applied");
+                report.applied.push(m.file);
             }
-            run_all(&db, m.file, &render(m.sql)).await?;
-            record(&db, m).await?;
-            tracing::info!(file = m.file, "migration applied");
-            report.applied.push(m.file);
+            Ok(())
         }
+        .await;
+        // Resumed whether or not the migrations went through: a stopped
+        // refresh stays stopped until the server restarts.
+        let resumed = resume_refreshes(&db, &on, &paused).await;
+        replayed?;
+        resumed?;
     }
 
     let known: Vec<Zone> = db
@@ -400,6 +414,48 @@ async fn migrate_with(
         }
     }
     Ok(report)
+}
+
+/// Stops the database's refreshable views not yet in `paused` and waits
+/// for a refresh in progress to end. A refresh builds its new table with
+/// the shape its target had when it began and swaps it in when done, so
+/// one that began before a migration's `ALTER TABLE ... ADD COLUMN` on its
+/// target would drop the new column again (seen with 0021 on a database
+/// whose monthly snapshot was refreshing).
+async fn pause_refreshes(db: &Client, on: &str, paused: &mut Vec<String>) -> Result<()> {
+    let views: Vec<String> = db
+        .query("SELECT view FROM system.view_refreshes WHERE database = currentDatabase()")
+        .fetch_all()
+        .await?;
+    let new: Vec<String> = views.into_iter().filter(|v| !paused.contains(v)).collect();
+    for v in &new {
+        let stop = format!("SYSTEM STOP VIEW `{}`{on}", v.replace('`', "``"));
+        db.query(&stop).execute().await?;
+        paused.push(v.clone());
+    }
+    for v in &new {
+        // Ends with an error when the refresh it waited for was the one
+        // just cancelled (or had failed): what matters is that it ended.
+        let wait = format!("SYSTEM WAIT VIEW `{}`", v.replace('`', "``"));
+        if let Err(e) = db.query(&wait).execute().await {
+            tracing::debug!(view = %v, error = %e, "refresh ended while pausing it");
+        }
+    }
+    Ok(())
+}
+
+/// Starts the views [`pause_refreshes`] stopped (those a migration dropped
+/// are skipped).
+async fn resume_refreshes(db: &Client, on: &str, paused: &[String]) -> Result<()> {
+    let views: Vec<String> = db
+        .query("SELECT view FROM system.view_refreshes WHERE database = currentDatabase()")
+        .fetch_all()
+        .await?;
+    for v in paused.iter().filter(|v| views.contains(v)) {
+        let start = format!("SYSTEM START VIEW `{}`{on}", v.replace('`', "``"));
+        db.query(&start).execute().await?;
+    }
+    Ok(())
 }
 
 async fn record(db: &Client, m: &Migration) -> Result<()> {
