@@ -593,7 +593,7 @@ fn ch_summary(
     };
     let secs = |us: u64| us as f64 / 1e6;
     format!(
-        "queries' threads on a core {:.1} s and ready but waiting for one {:.1} s; \
+        "its threads on a core {:.1} s and ready to run but waiting for a core {:.1} s; \
          insert queries {:.1} s, {} select queries {:.1} s (wall time, summed); \
          {} parts written by inserts, {} merges taking {:.1} s",
         secs(d("OSCPUVirtualTimeMicroseconds")),
