@@ -847,6 +847,16 @@ mod tests {
                 .collect();
             self.set_versions(Some(v), Instant::now(), self.epoch.load(Ordering::SeqCst));
         }
+
+        /// One table's fingerprints as groups of parts (lower time, hash).
+        fn set_parts(&self, table: &str, groups: &[(i64, u64)]) {
+            let v = [(table.to_string(), Some(Parts::new(groups.to_vec())))];
+            self.set_versions(
+                Some(v.into_iter().collect()),
+                Instant::now(),
+                self.epoch.load(Ordering::SeqCst),
+            );
+        }
     }
 
     /// A fake store: one count per hour (its hour of day + 1), the
@@ -997,14 +1007,7 @@ mod tests {
     async fn a_warm_filter_reads_only_its_range_after_a_late_event() {
         const T: &str = "login_hourly";
         let c = ReportCache::new(true, 1 << 20);
-        let set = |groups: &[(i64, u64)]| {
-            let v = [(T.to_string(), Some(Parts::new(groups.to_vec())))];
-            c.set_versions(
-                Some(v.into_iter().collect()),
-                Instant::now(),
-                c.epoch.load(Ordering::SeqCst),
-            );
-        };
+        let set = |groups: &[(i64, u64)]| c.set_parts(T, groups);
         let asked = std::sync::Mutex::new(Vec::new());
         let to = truncate(Tz::UTC, Grain::Hour, Utc::now()) + chrono::Duration::hours(1);
         let last6 = Range {
@@ -1057,14 +1060,7 @@ mod tests {
         const T: &str = "login_hourly";
         assert!(authpulse_store::versions::BY_TIME.contains(&T));
         let c = ReportCache::new(true, 1 << 20);
-        let set = |groups: &[(i64, u64)]| {
-            let v = [(T.to_string(), Some(Parts::new(groups.to_vec())))];
-            c.set_versions(
-                Some(v.into_iter().collect()),
-                Instant::now(),
-                c.epoch.load(Ordering::SeqCst),
-            );
-        };
+        let set = |groups: &[(i64, u64)]| c.set_parts(T, groups);
         let asked = std::sync::Mutex::new(Vec::new());
         let hour = truncate(Tz::UTC, Grain::Hour, Utc::now());
         let range = Range {
@@ -1098,15 +1094,7 @@ mod tests {
         c.set(&[("t", Some(1))]);
         hours_of(&c, &["t"], range, &asked).await;
         let n = asked.lock().unwrap().len();
-        let v = [(
-            "t".to_string(),
-            Some(Parts::new(vec![(0, 1), (hour.timestamp(), 2)])),
-        )];
-        c.set_versions(
-            Some(v.into_iter().collect()),
-            Instant::now(),
-            c.epoch.load(Ordering::SeqCst),
-        );
+        c.set_parts("t", &[(0, 1), (hour.timestamp(), 2)]);
         hours_of(&c, &["t"], range, &asked).await;
         let asked = asked.lock().unwrap();
         assert_eq!(asked.len(), n + 1);

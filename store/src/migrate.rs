@@ -19,6 +19,7 @@
 //! (docs/rollups.md, "Changing the schema").
 
 use chrono_tz::Tz;
+use clickhouse::sql::Identifier;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
@@ -298,7 +299,7 @@ async fn migrate_with(
     };
     server
         .query("CREATE DATABASE IF NOT EXISTS ?")
-        .bind(clickhouse::sql::Identifier(database))
+        .bind(Identifier(database))
         .execute()
         .await?;
     let db = server.clone().with_database(database);
@@ -423,37 +424,43 @@ async fn migrate_with(
 /// target would drop the new column again (seen with 0021 on a database
 /// whose monthly snapshot was refreshing).
 async fn pause_refreshes(db: &Client, on: &str, paused: &mut Vec<String>) -> Result<()> {
-    let views: Vec<String> = db
-        .query("SELECT view FROM system.view_refreshes WHERE database = currentDatabase()")
-        .fetch_all()
-        .await?;
+    let views = refreshable_views(db).await?;
     let new: Vec<String> = views.into_iter().filter(|v| !paused.contains(v)).collect();
     for v in &new {
-        let stop = format!("SYSTEM STOP VIEW `{}`{on}", v.replace('`', "``"));
-        db.query(&stop).execute().await?;
+        let stop = format!("SYSTEM STOP VIEW ?{on}");
+        db.query(&stop).bind(Identifier(v)).execute().await?;
         paused.push(v.clone());
     }
     for v in &new {
         // Ends with an error when the refresh it waited for was the one
         // just cancelled (or had failed): what matters is that it ended.
-        let wait = format!("SYSTEM WAIT VIEW `{}`", v.replace('`', "``"));
-        if let Err(e) = db.query(&wait).execute().await {
+        if let Err(e) = db
+            .query("SYSTEM WAIT VIEW ?")
+            .bind(Identifier(v))
+            .execute()
+            .await
+        {
             tracing::debug!(view = %v, error = %e, "refresh ended while pausing it");
         }
     }
     Ok(())
 }
 
+/// The refreshable views of the client's database.
+async fn refreshable_views(db: &Client) -> Result<Vec<String>> {
+    Ok(db
+        .query("SELECT view FROM system.view_refreshes WHERE database = currentDatabase()")
+        .fetch_all()
+        .await?)
+}
+
 /// Starts the views [`pause_refreshes`] stopped (those a migration dropped
 /// are skipped).
 async fn resume_refreshes(db: &Client, on: &str, paused: &[String]) -> Result<()> {
-    let views: Vec<String> = db
-        .query("SELECT view FROM system.view_refreshes WHERE database = currentDatabase()")
-        .fetch_all()
-        .await?;
+    let views = refreshable_views(db).await?;
     for v in paused.iter().filter(|v| views.contains(v)) {
-        let start = format!("SYSTEM START VIEW `{}`{on}", v.replace('`', "``"));
-        db.query(&start).execute().await?;
+        let start = format!("SYSTEM START VIEW ?{on}");
+        db.query(&start).bind(Identifier(v)).execute().await?;
     }
     Ok(())
 }
