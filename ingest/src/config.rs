@@ -157,7 +157,7 @@ impl Default for Config {
             clickhouse_url: "http://127.0.0.1:8123".into(),
             database: "authpulse".into(),
             batch_max_rows: 100_000,
-            batch_max_bytes: 16 << 20,
+            batch_max_bytes: 12 << 20,
             batch_max_wait: Duration::from_millis(500),
             metrics_addr: None,
             shutdown_grace: Duration::from_secs(30),

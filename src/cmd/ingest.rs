@@ -32,7 +32,7 @@ pub struct IngestArgs {
     #[arg(long, env = "AUTHPULSE_BATCH_ROWS", default_value_t = 100_000)]
     pub batch_rows: usize,
     /// Flush a partition's batch at this many payload bytes.
-    #[arg(long, env = "AUTHPULSE_BATCH_BYTES", default_value_t = 16 << 20)]
+    #[arg(long, env = "AUTHPULSE_BATCH_BYTES", default_value_t = 12 << 20)]
     pub batch_bytes: usize,
     /// Flush a partition's batch when it is this old (milliseconds).
     #[arg(long, env = "AUTHPULSE_BATCH_WAIT_MS", default_value_t = 500)]

@@ -107,13 +107,13 @@ impl Ingest {
             // long before the group evicts this member.
             .set("max.poll.interval.ms", "600000")
             // Bounded read-ahead, per partition: with the open batches and
-            // the group being stored, what "paused" costs in memory.
-            // Measured (docs/benchmarks-analysis.md, 1 M-event drain, 4
-            // partitions, store groups, RowBinary-encoded batches): with
-            // 12 MiB read-ahead, batch bytes 8 / 16 / 24 / 32 MiB gave
-            // 114k / 155k / 147k / 160k ev/s at 98 / 122 / 150 / 172 MiB
-            // RSS. 12 / 16 MiB keeps well inside the 200 MB budget.
-            .set("queued.max.messages.kbytes", "12288")
+            // the group being stored, what "paused" costs in memory. The
+            // poll loop empties it in milliseconds (fetch.queue.backoff.ms
+            // below), so more only adds RSS: a 1 M-event drain of 4
+            // partitions peaked at 187-196 MiB with 12 MiB and 167-181 MiB
+            // with 4 MiB, at the same events/s within run-to-run noise
+            // (docs/benchmarks-analysis.md, round 13).
+            .set("queued.max.messages.kbytes", "4096")
             .set("fetch.max.bytes", "52428800")
             // When the read-ahead is full librdkafka postpones the
             // partition's next fetch by this much (default 1 s). The poll
