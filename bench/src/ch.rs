@@ -178,3 +178,69 @@ impl Ch {
         })
     }
 }
+
+/// The `system.events` counters the notes use.
+const EVENTS: [&str; 10] = [
+    "OSCPUVirtualTimeMicroseconds",
+    "OSCPUWaitMicroseconds",
+    "RefreshableViewRefreshSuccess",
+    "InsertQueryTimeMicroseconds",
+    "SelectQueryTimeMicroseconds",
+    "SelectQuery",
+    "Merge",
+    "MergeTotalMilliseconds",
+    "InsertedCompactParts",
+    "InsertedWideParts",
+];
+
+/// ClickHouse's own cumulative counters (`system.events`) at one moment, or
+/// their change between two ([`Events::since`]).
+#[derive(Debug, Clone, Default)]
+pub struct Events(std::collections::HashMap<String, u64>);
+
+impl Events {
+    pub fn get(&self, event: &str) -> u64 {
+        self.0.get(event).copied().unwrap_or(0)
+    }
+
+    /// The change from `before` to these counters.
+    pub fn since(&self, before: &Events) -> Events {
+        Events(
+            EVENTS
+                .iter()
+                .map(|e| (e.to_string(), self.get(e).saturating_sub(before.get(e))))
+                .collect(),
+        )
+    }
+
+    /// A change in words.
+    pub fn summary(&self) -> String {
+        let secs = |e: &str| self.get(e) as f64 / 1e6;
+        format!(
+            "its threads on a core {:.1} s and ready to run but waiting for a core {:.1} s; \
+             insert queries {:.1} s, {} select queries {:.1} s (wall time, summed); \
+             {} parts written by inserts, {} merges taking {:.1} s",
+            secs("OSCPUVirtualTimeMicroseconds"),
+            secs("OSCPUWaitMicroseconds"),
+            secs("InsertQueryTimeMicroseconds"),
+            self.get("SelectQuery"),
+            secs("SelectQueryTimeMicroseconds"),
+            self.get("InsertedCompactParts") + self.get("InsertedWideParts"),
+            self.get("Merge"),
+            self.get("MergeTotalMilliseconds") as f64 / 1e3,
+        )
+    }
+}
+
+impl Ch {
+    /// ClickHouse's counters now; `None` when they cannot be read.
+    pub async fn events(&self) -> Option<Events> {
+        self.client
+            .query("SELECT event, value FROM system.events WHERE event IN ?")
+            .bind(EVENTS.as_slice())
+            .fetch_all::<(String, u64)>()
+            .await
+            .ok()
+            .map(|rows| Events(rows.into_iter().collect()))
+    }
+}

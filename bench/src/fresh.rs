@@ -441,7 +441,7 @@ pub async fn run(ctx: &Ctx, rate: f64, db: Option<&str>) -> anyhow::Result<Fresh
         ..Profile::default()
     };
     let cpu0 = cpu(ctx, &ingest, &api);
-    let (stat0, events0) = (machine_stat(), ch_events(ctx).await);
+    let (stat0, events0) = (machine_stat(), ctx.ch.events().await);
     let produced = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let bulk = {
@@ -493,8 +493,8 @@ pub async fn run(ctx: &Ctx, rate: f64, db: Option<&str>) -> anyhow::Result<Fresh
         .zip(machine_stat())
         .and_then(|((b0, t0), (b1, t1))| (t1 > t0).then(|| (b1 - b0) as f64 / (t1 - t0) as f64));
     let clickhouse = events0
-        .zip(ch_events(ctx).await)
-        .map(|(a, b)| ch_summary(&a, &b));
+        .zip(ctx.ch.events().await)
+        .map(|(a, b)| b.since(&a).summary());
     let mut used = [None; 4];
     for i in 0..4 {
         used[i] = cpu0[i].zip(cpu1[i]).map(|(a, b)| b - a);
@@ -553,58 +553,6 @@ fn machine_stat() -> Option<(u64, u64)> {
     let total: u64 = f.iter().sum();
     let idle = f.get(3)? + f.get(4)?;
     Some((total - idle, total))
-}
-
-/// The `system.events` counters the freshness notes use.
-const CH_EVENTS: [&str; 9] = [
-    "OSCPUVirtualTimeMicroseconds",
-    "OSCPUWaitMicroseconds",
-    "InsertQueryTimeMicroseconds",
-    "SelectQueryTimeMicroseconds",
-    "SelectQuery",
-    "Merge",
-    "MergeTotalMilliseconds",
-    "InsertedCompactParts",
-    "InsertedWideParts",
-];
-
-async fn ch_events(ctx: &Ctx) -> Option<std::collections::HashMap<String, u64>> {
-    ctx.ch
-        .client()
-        .query("SELECT event, value FROM system.events WHERE event IN ?")
-        .bind(CH_EVENTS.as_slice())
-        .fetch_all::<(String, u64)>()
-        .await
-        .ok()
-        .map(|rows| rows.into_iter().collect())
-}
-
-/// The counters' change between two reads, in words.
-fn ch_summary(
-    before: &std::collections::HashMap<String, u64>,
-    after: &std::collections::HashMap<String, u64>,
-) -> String {
-    let d = |e: &str| {
-        after
-            .get(e)
-            .copied()
-            .unwrap_or(0)
-            .saturating_sub(before.get(e).copied().unwrap_or(0))
-    };
-    let secs = |us: u64| us as f64 / 1e6;
-    format!(
-        "its threads on a core {:.1} s and ready to run but waiting for a core {:.1} s; \
-         insert queries {:.1} s, {} select queries {:.1} s (wall time, summed); \
-         {} parts written by inserts, {} merges taking {:.1} s",
-        secs(d("OSCPUVirtualTimeMicroseconds")),
-        secs(d("OSCPUWaitMicroseconds")),
-        secs(d("InsertQueryTimeMicroseconds")),
-        d("SelectQuery"),
-        secs(d("SelectQueryTimeMicroseconds")),
-        d("InsertedCompactParts") + d("InsertedWideParts"),
-        d("Merge"),
-        d("MergeTotalMilliseconds") as f64 / 1e3,
-    )
 }
 
 struct Creds {

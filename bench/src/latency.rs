@@ -45,7 +45,43 @@ pub struct EndpointResult {
     /// CPU milliseconds per timed request: ClickHouse's and the API's
     /// (from /proc over the timed requests; the client's excluded).
     pub cpu_ms: [Option<f64>; 2],
+    /// What ClickHouse's counters say it did over the timed requests.
+    pub ch: Option<ChDuring>,
     pub error: Option<String>,
+}
+
+/// ClickHouse's counters (`system.events`) over one endpoint's timed
+/// requests: its queries per request, and the background work (merges,
+/// snapshot refreshes) that shared the cores with them.
+#[derive(Debug, Clone, Copy)]
+pub struct ChDuring {
+    /// Select queries per request.
+    pub queries: f64,
+    /// Their wall time per request, summed (queries may run concurrently).
+    pub select_ms: f64,
+    /// Time ClickHouse's threads were ready to run but waited for a core,
+    /// per request.
+    pub wait_ms: f64,
+    /// Merges, and the seconds they took, in the window.
+    pub merges: u64,
+    pub merge_secs: f64,
+    /// Snapshot views' refreshes that completed in the window.
+    pub refreshes: u64,
+}
+
+impl ChDuring {
+    fn of(d: &crate::ch::Events, requests: u64) -> ChDuring {
+        let n = requests.max(1) as f64;
+        ChDuring {
+            // The first counter read is itself a select, counted by then.
+            queries: d.get("SelectQuery").saturating_sub(1) as f64 / n,
+            select_ms: d.get("SelectQueryTimeMicroseconds") as f64 / 1e3 / n,
+            wait_ms: d.get("OSCPUWaitMicroseconds") as f64 / 1e3 / n,
+            merges: d.get("Merge"),
+            merge_secs: d.get("MergeTotalMilliseconds") as f64 / 1e3,
+            refreshes: d.get("RefreshableViewRefreshSuccess"),
+        }
+    }
 }
 
 pub struct SizeResult {
@@ -429,6 +465,7 @@ async fn measure(
             raw: None,
             raw_sql: ep.raw.clone(),
             cpu_ms: [None; 2],
+            ch: None,
             error: None,
         };
         let first = ctx.http.get(&url, auth).await?;
@@ -449,13 +486,18 @@ async fn measure(
         let mut h = histogram();
         let cpu = || [ctx.server_cpu().0, super::cpu_secs(api_pid)];
         let cpu0 = cpu();
+        let events0 = ch.events().await;
         for _ in 0..ctx.args.requests {
             let t = Instant::now();
             let r = ctx.http.get(&url, auth).await?;
             h.record(t.elapsed().as_micros().max(1) as u64)?;
             anyhow::ensure!(r.status == 200, "{}: HTTP {}", ep.path, r.status);
         }
+        let events1 = ch.events().await;
         let cpu1 = cpu();
+        res.ch = events0
+            .zip(events1)
+            .map(|(a, b)| ChDuring::of(&b.since(&a), ctx.args.requests));
         res.cpu_ms = std::array::from_fn(|i| {
             Some((cpu1[i]? - cpu0[i]?) * 1000.0 / ctx.args.requests.max(1) as f64)
         });

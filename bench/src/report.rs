@@ -59,6 +59,11 @@ pub fn json(r: &Results) -> Value {
                 "name": e.name, "path": e.path, "status": e.status, "bytes": e.bytes,
                 "api": stats_json(&e.api), "raw": stats_json(&e.raw), "raw_sql": e.raw_sql,
                 "cpu_ms_per_request": {"clickhouse": e.cpu_ms[0], "api": e.cpu_ms[1]},
+                "clickhouse_events": e.ch.map(|c| json!({
+                    "queries_per_request": c.queries, "select_ms_per_request": c.select_ms,
+                    "cpu_wait_ms_per_request": c.wait_ms, "merges": c.merges,
+                    "merge_seconds": c.merge_secs, "refreshes": c.refreshes,
+                })),
                 "error": e.error,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
@@ -279,9 +284,20 @@ fn derived(r: &Results) -> Value {
             .endpoints
             .iter()
             .filter_map(|e| {
-                e.api
-                    .filter(|a| a.p99_ms > LATENCY_TARGET_MS)
-                    .map(|a| format!("{} ({:.1} ms)", e.name, a.p99_ms))
+                let a = e.api.filter(|a| a.p99_ms > LATENCY_TARGET_MS)?;
+                let mut s = format!("{} ({:.1} ms", e.name, a.p99_ms);
+                if let (Some(c), Some(cpu)) = (e.ch, e.cpu_ms[0]) {
+                    s += &format!(
+                        "; per request {:.1} queries taking {:.1} ms summed, {:.1} ms of \
+                         ClickHouse CPU: at least {:.1} ms on {:.0} cores",
+                        c.queries,
+                        c.select_ms,
+                        cpu,
+                        cpu / cores,
+                        cores
+                    );
+                }
+                Some(s + ")")
             })
             .collect::<Vec<_>>());
         if let Some(first) = first.filter(|f| f.size < last.size) {
@@ -291,11 +307,31 @@ fn derived(r: &Results) -> Value {
                 .filter_map(|e| {
                     let a = e.api?;
                     let b = first.endpoints.iter().find(|x| x.name == e.name)?.api?;
+                    let small = first.endpoints.iter().find(|x| x.name == e.name)?;
                     (a.p99_ms / b.p99_ms > GROWTH_TARGET).then(|| {
-                        format!(
-                            "{} (p99 {:.1} → {:.1} ms, p50 {:.1} → {:.1} ms)",
+                        let mut s = format!(
+                            "{} (p99 {:.1} → {:.1} ms, p50 {:.1} → {:.1} ms",
                             e.name, b.p99_ms, a.p99_ms, b.p50_ms, a.p50_ms
-                        )
+                        );
+                        if let (Some(x), Some(y)) = (small.ch, e.ch) {
+                            s += &format!(
+                                "; ClickHouse CPU per request {} → {} ms, its threads waiting \
+                                 for a core {:.1} → {:.1} ms per request; beside the timed \
+                                 requests {} → {} merges ({:.1} → {:.1} s) and {} → {} \
+                                 snapshot refreshes",
+                                small.cpu_ms[0].map_or("–".into(), |c| format!("{c:.1}")),
+                                e.cpu_ms[0].map_or("–".into(), |c| format!("{c:.1}")),
+                                x.wait_ms,
+                                y.wait_ms,
+                                x.merges,
+                                y.merges,
+                                x.merge_secs,
+                                y.merge_secs,
+                                x.refreshes,
+                                y.refreshes
+                            );
+                        }
+                        s + ")"
                     })
                 })
                 .collect();
@@ -490,6 +526,14 @@ mod tests {
                 raw: stats(raw_p99 / 2.0, raw_p99),
                 raw_sql: Some("SELECT 1".into()),
                 cpu_ms: [Some(7.5), Some(0.25)],
+                ch: Some(crate::latency::ChDuring {
+                    queries: 6.0,
+                    select_ms: 4.5,
+                    wait_ms: 1.0,
+                    merges: 2,
+                    merge_secs: 0.5,
+                    refreshes: 3,
+                }),
                 error: None,
             }],
         }
@@ -557,7 +601,8 @@ mod tests {
             "| Porta admin stats | 5.00 | 74.80 | 75.80 | 7.5, 0.25 | 700.0 | 1400.0 | 18.7× |",
             "### 4. Freshness\n\nNot run.\n\n### 5. Consumer memory",
             "## Where targets are missed and what bounds them",
-            "- Report p99 above 15 ms at 10M: Porta admin stats (74.8 ms).",
+            "- Report p99 above 15 ms at 10M: Porta admin stats (74.8 ms; per request 6.0 queries taking 4.5 ms summed, 7.5 ms of ClickHouse CPU: at least 3.8 ms on 2 cores).",
+            "Porta admin stats (p99 26.0 → 74.8 ms, p50 5.0 → 5.0 ms; ClickHouse CPU per request 7.5 → 7.5 ms, its threads waiting for a core 1.0 → 1.0 ms per request; beside the timed requests 2 → 2 merges (0.5 → 0.5 s) and 3 → 3 snapshot refreshes)",
             "- CPU per event 35.00 µs > 8 µs",
         ] {
             assert!(md.contains(line), "missing {line:?} in:\n{md}");
